@@ -1,0 +1,353 @@
+//! The command line every connector image answers, exactly as Airbyte invokes it:
+//! `spec`, `check --config F`, `discover --config F`, `read --config F --catalog F [--state F]`.
+//!
+//! Everything a user can get wrong (arguments, config, catalog, state) ends in one TRACE
+//! ERROR with `failure_type: config_error` and a non-zero exit, never a panic or a stack
+//! trace on stdout.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use airbyte_protocol::{AirbyteMessage, FailureType, Status, SyncMode};
+use clap::{Parser, Subcommand};
+use serde_json::Value;
+use tracing::instrument::WithSubscriber;
+
+use crate::config;
+use crate::env::RunEnv;
+use crate::error::{Error, Result};
+use crate::logging;
+use crate::output::Output;
+use crate::secrets::Secrets;
+use crate::source::{catalog, Source, SourceContext};
+use crate::sync::{self, StreamRequest, SyncContext};
+
+#[derive(Debug, Parser)]
+#[command(about = "An Airbyte source connector", disable_version_flag = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Log at DEBUG level.
+    #[arg(long, global = true)]
+    debug: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the connector specification.
+    Spec,
+    /// Check that the config can connect to the API.
+    Check {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// List the streams this config gives access to.
+    Discover {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Read the streams of a configured catalog.
+    Read {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        catalog: PathBuf,
+        #[arg(long)]
+        state: Option<PathBuf>,
+    },
+}
+
+/// Runs a connector binary: reads the process environment and arguments, writes stdout, exits.
+pub fn main(source: impl Source + 'static) -> ! {
+    let secrets = Secrets::new();
+    let output = Output::stdout(secrets);
+    install_panic_hook(output.clone());
+    let args: Vec<String> = std::env::args().collect();
+    let code = match RunEnv::from_process() {
+        Err(e) => {
+            emit_error(&output, &e, &RunEnv::default());
+            1
+        }
+        Ok(env) => {
+            let debug = args.iter().any(|a| a == "--debug");
+            let level = if debug {
+                tracing::Level::DEBUG
+            } else {
+                tracing::Level::INFO
+            };
+            let _ =
+                tracing::subscriber::set_global_default(logging::subscriber(output.clone(), level));
+            match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt.block_on(run_inner(&source, &args, env, output.clone())),
+                Err(e) => {
+                    emit_error(
+                        &output,
+                        &Error::system(format!("could not start the async runtime: {e}")),
+                        &RunEnv::default(),
+                    );
+                    1
+                }
+            }
+        }
+    };
+    output.flush();
+    std::process::exit(code)
+}
+
+fn install_panic_hook(output: Output) {
+    std::panic::set_hook(Box::new(move |info| {
+        let message = match info.payload().downcast_ref::<&str>() {
+            Some(s) => s.to_string(),
+            None => info
+                .payload()
+                .downcast_ref::<String>()
+                .cloned()
+                .unwrap_or_else(|| "unknown panic".into()),
+        };
+        let location = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        output.emit(&AirbyteMessage::error_trace(
+            "The connector hit an internal error; please report it.",
+            Some(format!("{message}{location}")),
+            FailureType::SystemError,
+            None,
+            chrono::Utc::now().timestamp_millis(),
+        ));
+        output.flush();
+    }));
+}
+
+/// Runs a connector in-process with explicit arguments, environment and output (tests, the
+/// demo). Logs go to `output` as LOG messages. Returns the exit code.
+pub async fn run(source: &dyn Source, args: &[String], env: RunEnv, output: Output) -> i32 {
+    let debug = args.iter().any(|a| a == "--debug");
+    let level = if debug {
+        tracing::Level::DEBUG
+    } else {
+        tracing::Level::INFO
+    };
+    let subscriber = logging::subscriber(output.clone(), level);
+    let code = run_inner(source, args, env, output.clone())
+        .with_subscriber(subscriber)
+        .await;
+    output.flush();
+    code
+}
+
+fn emit_error(output: &Output, e: &Error, env: &RunEnv) {
+    output.emit(&AirbyteMessage::error_trace(
+        e.message(),
+        e.internal().map(str::to_string),
+        e.failure_type(),
+        None,
+        env.clock.now_millis(),
+    ));
+}
+
+async fn run_inner(source: &dyn Source, args: &[String], env: RunEnv, output: Output) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                eprintln!("{e}");
+                return if e.kind() == ErrorKind::DisplayHelp {
+                    0
+                } else {
+                    2
+                };
+            }
+            let text = e.render().to_string();
+            let first = text
+                .lines()
+                .next()
+                .unwrap_or("invalid arguments")
+                .trim_start_matches("error: ");
+            emit_error(
+                &output,
+                &Error::config(format!(
+                    "{first}. Usage: {} spec | check --config F | discover --config F | read --config F --catalog F [--state F]",
+                    source.name()
+                )),
+                &env,
+            );
+            return 2;
+        }
+    };
+    match execute(source, cli.command, &env, &output).await {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!("{}", e.message());
+            emit_error(&output, &e, &env);
+            1
+        }
+    }
+}
+
+/// Reads, migrates and validates the config; registers its secrets.
+fn load_config(
+    source: &dyn Source,
+    path: &std::path::Path,
+    env: &RunEnv,
+    output: &Output,
+) -> Result<Value> {
+    let spec = source.spec()?;
+    let mut config = config::read_config(path)?;
+    output
+        .secrets()
+        .add_from_config(&spec.connection_specification, &config);
+    if source.migrate_config(&mut config) {
+        if let Value::Object(map) = &config {
+            output.emit(&AirbyteMessage::control_config(
+                map.clone(),
+                env.clock.now_millis(),
+            ));
+        }
+    }
+    config::validate_against_spec(&config, &spec.connection_specification)?;
+    source.validate_config(&config)?;
+    Ok(config)
+}
+
+async fn execute(
+    source: &dyn Source,
+    command: Command,
+    env: &RunEnv,
+    output: &Output,
+) -> Result<i32> {
+    match command {
+        Command::Spec => {
+            let spec = source.spec()?;
+            output.emit(&AirbyteMessage::Spec { spec });
+            Ok(0)
+        }
+        Command::Check { config } => {
+            let config = load_config(source, &config, env, output)?;
+            let ctx = SourceContext {
+                env: env.clone(),
+                output: output.clone(),
+            };
+            let streams = source.streams(&config, &ctx)?;
+            let name = source.check_stream();
+            let Some(stream) = streams.iter().find(|s| s.name == name).cloned() else {
+                return Err(Error::system(format!(
+                    "the check stream {name} is not declared"
+                )));
+            };
+            let sync = SyncContext::new(output.clone(), env.clone(), 1);
+            let status = match sync::check_stream(sync, stream).await {
+                Ok(()) => AirbyteMessage::connection_status(Status::Succeeded, None),
+                Err(e) => {
+                    tracing::warn!("Check failed: {}", e.message());
+                    AirbyteMessage::connection_status(
+                        Status::Failed,
+                        Some(
+                            output
+                                .secrets()
+                                .mask(&format!("Stream {name} is not available: {}", e.message())),
+                        ),
+                    )
+                }
+            };
+            output.emit(&status);
+            Ok(0)
+        }
+        Command::Discover { config } => {
+            let config = load_config(source, &config, env, output)?;
+            let ctx = SourceContext {
+                env: env.clone(),
+                output: output.clone(),
+            };
+            let streams = source.streams(&config, &ctx)?;
+            output.emit(&AirbyteMessage::Catalog {
+                catalog: catalog(&streams),
+            });
+            Ok(0)
+        }
+        Command::Read {
+            config,
+            catalog: catalog_path,
+            state,
+        } => {
+            let config = load_config(source, &config, env, output)?;
+            let configured = config::read_catalog(&catalog_path)?;
+            let states = match state {
+                Some(p) => config::read_state(&p)?,
+                None => Default::default(),
+            };
+            let ctx = SourceContext {
+                env: env.clone(),
+                output: output.clone(),
+            };
+            let streams = source.streams(&config, &ctx)?;
+            let known: HashSet<&str> = streams.iter().map(|s| s.name.as_str()).collect();
+            let unknown: Vec<&str> = configured
+                .streams
+                .iter()
+                .map(|c| c.stream.name.as_str())
+                .filter(|n| !known.contains(n))
+                .collect();
+            if !unknown.is_empty() {
+                return Err(Error::config(format!(
+                    "The catalog names stream(s) this source does not have with this config: {}. \
+                     Refresh the source schema.",
+                    unknown.join(", ")
+                )));
+            }
+            let started = env.clock.now();
+            let mut requests = Vec::new();
+            let mut seen = HashSet::new();
+            for c in &configured.streams {
+                if !seen.insert(c.stream.name.clone()) {
+                    continue;
+                }
+                let Some(stream) = streams.iter().find(|s| s.name == c.stream.name).cloned() else {
+                    continue;
+                };
+                let mode = if c.sync_mode == SyncMode::Incremental && stream.incremental.is_none() {
+                    tracing::warn!(
+                        "Stream {} does not support incremental sync; reading it in full",
+                        stream.name
+                    );
+                    SyncMode::FullRefresh
+                } else {
+                    c.sync_mode
+                };
+                let state = sync::prepare_state(&stream, mode, states.get(&stream.name), started)?;
+                requests.push(StreamRequest {
+                    stream,
+                    sync_mode: mode,
+                    state,
+                });
+            }
+            tracing::info!(
+                "Starting {} {}: reading {} stream(s)",
+                source.name(),
+                source.version(),
+                requests.len()
+            );
+            let sync = SyncContext::new(output.clone(), env.clone(), source.workers(&config));
+            let failed = sync::read(Arc::clone(&sync), requests).await;
+            if failed.is_empty() {
+                tracing::info!("Finished reading");
+                Ok(0)
+            } else {
+                let names: Vec<&str> = failed.iter().map(|(n, _)| n.as_str()).collect();
+                tracing::error!(
+                    "During the sync, the following streams did not sync successfully: {}",
+                    names.join(", ")
+                );
+                Ok(1)
+            }
+        }
+    }
+}

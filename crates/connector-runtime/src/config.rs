@@ -1,0 +1,187 @@
+//! Reading the files Airbyte hands a connector: config, configured catalog and state.
+//!
+//! Every failure here is the user's to fix, so every error is a config error with a message
+//! that says which file and what is wrong.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use airbyte_protocol::{ConfiguredAirbyteCatalog, StateMessage, StateType};
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+
+fn read_json(path: &Path, what: &str) -> Result<Value> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::config(format!(
+            "Could not read the {what} file {}: {e}",
+            path.display()
+        ))
+    })?;
+    if text.trim().is_empty() {
+        return Ok(Value::Null);
+    }
+    serde_json::from_str(&text).map_err(|e| {
+        Error::config(format!(
+            "The {what} file {} is not valid JSON: {e}",
+            path.display()
+        ))
+    })
+}
+
+/// Reads the config: a JSON object.
+pub fn read_config(path: &Path) -> Result<Value> {
+    match read_json(path, "config")? {
+        v @ Value::Object(_) => Ok(v),
+        _ => Err(Error::config(format!(
+            "The config file {} must hold a JSON object",
+            path.display()
+        ))),
+    }
+}
+
+/// Validates a config against the `connectionSpecification` JSON Schema.
+pub fn validate_against_spec(config: &Value, connection_spec: &Value) -> Result<()> {
+    let validator = jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft7)
+        .should_validate_formats(false)
+        .build(connection_spec)
+        .map_err(|e| {
+            Error::system(format!(
+                "the connector's spec is not a valid JSON Schema: {e}"
+            ))
+        })?;
+    let problems: Vec<String> = validator
+        .iter_errors(config)
+        .map(|e| {
+            let path = e.instance_path.to_string();
+            let at = if path.is_empty() {
+                "the config".to_string()
+            } else {
+                format!("'{path}'")
+            };
+            format!("{at}: {e}")
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::config(format!(
+            "The config does not match the connector's specification: {}",
+            problems.join("; ")
+        )))
+    }
+}
+
+/// Reads the configured catalog.
+pub fn read_catalog(path: &Path) -> Result<ConfiguredAirbyteCatalog> {
+    let v = read_json(path, "catalog")?;
+    serde_json::from_value(v).map_err(|e| {
+        Error::config(format!(
+            "The catalog file {} is not a configured catalog: {e}",
+            path.display()
+        ))
+    })
+}
+
+/// Reads the state file into one state value per stream. Accepts a list of per-stream state
+/// messages, a GLOBAL message, a LEGACY message, a single message, or the legacy map of
+/// stream name to state.
+pub fn read_state(path: &Path) -> Result<HashMap<String, Value>> {
+    let v = read_json(path, "state")?;
+    parse_state(v).map_err(|e| e.context(&format!("The state file {}: ", path.display())))
+}
+
+pub fn parse_state(v: Value) -> Result<HashMap<String, Value>> {
+    let mut out = HashMap::new();
+    match v {
+        Value::Null => {}
+        Value::Array(items) => {
+            for item in items {
+                absorb_message(item, &mut out)?;
+            }
+        }
+        Value::Object(map) => {
+            let looks_like_message = map.contains_key("type")
+                || map.contains_key("stream")
+                || map.contains_key("global")
+                || (map.contains_key("data") && map.len() == 1);
+            if looks_like_message {
+                absorb_message(Value::Object(map), &mut out)?;
+            } else {
+                for (k, v) in map {
+                    out.insert(k, v);
+                }
+            }
+        }
+        other => {
+            return Err(Error::config(format!(
+                "state must be a list of state messages or an object, got {other}"
+            )))
+        }
+    }
+    Ok(out)
+}
+
+fn absorb_message(v: Value, out: &mut HashMap<String, Value>) -> Result<()> {
+    let msg: StateMessage = serde_json::from_value(v)
+        .map_err(|e| Error::config(format!("a state entry is not a state message: {e}")))?;
+    match msg.state_type {
+        Some(StateType::Stream) | None if msg.stream.is_some() => {
+            if let Some(s) = msg.stream {
+                out.insert(
+                    s.stream_descriptor.name,
+                    s.stream_state.unwrap_or(Value::Null),
+                );
+            }
+        }
+        Some(StateType::Global) => {
+            if let Some(g) = msg.global {
+                for s in g.stream_states {
+                    out.insert(
+                        s.stream_descriptor.name,
+                        s.stream_state.unwrap_or(Value::Null),
+                    );
+                }
+            }
+        }
+        _ => {
+            if let Some(Value::Object(data)) = msg.data {
+                for (k, v) in data {
+                    out.insert(k, v);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_every_state_form() {
+        let per_stream = json!([{"type": "STREAM", "stream": {"stream_descriptor": {"name": "a"}, "stream_state": {"x": 1}}}]);
+        assert_eq!(parse_state(per_stream).unwrap()["a"], json!({"x": 1}));
+        let legacy = json!({"type": "LEGACY", "data": {"b": {"y": 2}}});
+        assert_eq!(parse_state(legacy).unwrap()["b"], json!({"y": 2}));
+        let map = json!({"c": {"z": 3}});
+        assert_eq!(parse_state(map).unwrap()["c"], json!({"z": 3}));
+        let global = json!([{"type": "GLOBAL", "global": {"stream_states": [{"stream_descriptor": {"name": "d"}, "stream_state": {"w": 4}}]}}]);
+        assert_eq!(parse_state(global).unwrap()["d"], json!({"w": 4}));
+        assert!(parse_state(json!(5)).is_err());
+        assert!(parse_state(json!([5])).is_err());
+    }
+
+    #[test]
+    fn spec_violations_are_config_errors_naming_the_field() {
+        let spec = json!({"type": "object", "required": ["api_key"], "properties": {"api_key": {"type": "string"}, "n": {"type": "integer", "minimum": 1}}});
+        assert!(validate_against_spec(&json!({"api_key": "k", "n": 2}), &spec).is_ok());
+        let e = validate_against_spec(&json!({"n": 0}), &spec).unwrap_err();
+        assert_eq!(e.failure_type(), airbyte_protocol::FailureType::ConfigError);
+        assert!(e.message().contains("api_key"), "{}", e.message());
+        assert!(e.message().contains("/n"), "{}", e.message());
+    }
+}

@@ -1,0 +1,503 @@
+//! The requester: one place where HTTP requests are built, authenticated, budgeted, sent,
+//! classified and retried.
+//!
+//! Sources describe *what* to request ([`HttpRequest`]) and *how to read answers*
+//! ([`HandlerChain`]); the [`Requester`] owns the mechanics: base-URL override, auth headers
+//! (refreshing OAuth tokens on 401), the shared [`ApiBudget`], and retries with backoff that
+//! honours `Retry-After`-style headers within a bounded number of attempts.
+
+pub mod auth;
+pub mod error_handler;
+pub mod rate_limit;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use airbyte_protocol::FailureType;
+use reqwest::header::HeaderMap;
+use serde_json::Value;
+
+pub use auth::{Authenticator, HeaderAuth, NoAuth, OAuth2Refresh, OAuthPaths, OAuthSettings};
+pub use error_handler::{
+    default_action, short, ErrorHandler, HandlerChain, ResponseAction, ResponseView,
+};
+pub use rate_limit::{ApiBudget, Matcher, Rate};
+
+use crate::env::RunEnv;
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+}
+
+impl Method {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RequestBody {
+    Json(Value),
+    Form(Vec<(String, String)>),
+}
+
+/// What to request. `url` is a path relative to the requester's base URL, or an absolute
+/// URL (a `links.next` or a pre-signed download link) used exactly as given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpRequest {
+    pub method: Method,
+    pub url: String,
+    pub query: Vec<(String, String)>,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<RequestBody>,
+    /// Whether to add the requester's auth headers (a pre-signed download must not get them).
+    pub authenticate: bool,
+}
+
+impl HttpRequest {
+    pub fn get(url: impl Into<String>) -> Self {
+        HttpRequest {
+            method: Method::Get,
+            url: url.into(),
+            query: Vec::new(),
+            headers: Vec::new(),
+            body: None,
+            authenticate: true,
+        }
+    }
+
+    pub fn post_json(url: impl Into<String>, body: Value) -> Self {
+        HttpRequest {
+            method: Method::Post,
+            body: Some(RequestBody::Json(body)),
+            ..Self::get(url)
+        }
+    }
+
+    pub fn query(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.query.push((key.to_string(), value.into()));
+        self
+    }
+
+    pub fn header(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.headers.push((key.to_string(), value.into()));
+        self
+    }
+
+    pub fn without_auth(mut self) -> Self {
+        self.authenticate = false;
+        self
+    }
+}
+
+/// A successful answer.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub headers: HeaderMap,
+    /// The parsed JSON body (`Value::Null` when empty or not JSON).
+    pub body: Value,
+}
+
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Success(Response),
+    /// An error handler chose to drop this answer; the caller reads nothing from it.
+    Ignored {
+        message: String,
+    },
+}
+
+/// How a response header tells us when to retry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RetryHeader {
+    /// Seconds to wait (`Retry-After: 30`), plus an optional padding.
+    Seconds { name: String, pad: Duration },
+}
+
+impl RetryHeader {
+    pub fn retry_after() -> Self {
+        RetryHeader::Seconds {
+            name: "Retry-After".into(),
+            pad: Duration::ZERO,
+        }
+    }
+
+    pub fn seconds_plus(name: &str, pad: Duration) -> Self {
+        RetryHeader::Seconds {
+            name: name.into(),
+            pad,
+        }
+    }
+
+    fn delay(&self, headers: &HeaderMap) -> Option<Duration> {
+        match self {
+            RetryHeader::Seconds { name, pad } => {
+                let v = headers.get(name.as_str())?.to_str().ok()?.trim();
+                let secs: f64 = v.parse().ok()?;
+                (secs > 0.0).then(|| Duration::from_secs_f64(secs) + *pad)
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Backoff {
+    /// `base * factor^(attempt-1)`, capped at `max`.
+    Exponential {
+        base: Duration,
+        factor: f64,
+        max: Duration,
+    },
+    Constant(Duration),
+}
+
+impl Backoff {
+    pub fn delay(&self, attempt: u32) -> Duration {
+        match self {
+            Backoff::Constant(d) => *d,
+            Backoff::Exponential { base, factor, max } => {
+                let exp = factor.powi(attempt.saturating_sub(1).min(30) as i32);
+                base.mul_f64(exp).min(*max)
+            }
+        }
+    }
+}
+
+/// Bounded retries: how many, how long between them, which headers to honour, and the
+/// longest wait we accept (a quota reset hours away fails fast instead of hanging the sync).
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    pub max_retries: u32,
+    pub backoff: Backoff,
+    pub headers: Vec<RetryHeader>,
+    pub max_wait: Option<Duration>,
+}
+
+impl Default for RetryPolicy {
+    /// The CDK defaults: 5 retries, exponential backoff from 5 s, `Retry-After` honoured.
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 5,
+            backoff: Backoff::Exponential {
+                base: Duration::from_secs(5),
+                factor: 2.0,
+                max: Duration::from_secs(600),
+            },
+            headers: vec![RetryHeader::retry_after()],
+            max_wait: Some(Duration::from_secs(3600)),
+        }
+    }
+}
+
+/// Replaces scheme, host and port of `url` with those of `origin`, keeping path and query.
+pub fn with_origin(url: &url::Url, origin: &url::Url) -> url::Url {
+    let mut out = url.clone();
+    let _ = out.set_scheme(origin.scheme());
+    let _ = out.set_host(origin.host_str());
+    let _ = out.set_port(origin.port());
+    out
+}
+
+/// Sends requests for one source (or one family of endpoints of it).
+#[derive(Clone)]
+pub struct Requester {
+    client: reqwest::Client,
+    base_url: url::Url,
+    origin_override: Option<url::Url>,
+    auth: Arc<dyn Authenticator>,
+    budget: ApiBudget,
+    handlers: HandlerChain,
+    retry: RetryPolicy,
+    default_headers: Vec<(String, String)>,
+    env: RunEnv,
+}
+
+impl std::fmt::Debug for Requester {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Requester({})", self.base_url)
+    }
+}
+
+impl Requester {
+    /// `base_url` is the official API root (`https://a.klaviyo.com/api/`); when the
+    /// environment variable `override_var` holds a URL, its scheme, host and port replace the
+    /// base URL's (the API path stays).
+    pub fn new(base_url: &str, override_var: &str, env: &RunEnv) -> Result<Self> {
+        let origin_override = match env.var(override_var) {
+            Some(v) => Some(url::Url::parse(v).map_err(|e| {
+                Error::config(format!(
+                    "{override_var} must be a URL such as http://127.0.0.1:8080 ({e})"
+                ))
+            })?),
+            None => None,
+        };
+        let mut base = url::Url::parse(base_url)
+            .map_err(|e| Error::system(format!("invalid base URL {base_url}: {e}")))?;
+        if let Some(o) = &origin_override {
+            base = with_origin(&base, o);
+        }
+        let client = reqwest::Client::builder()
+            .user_agent(concat!(
+                "airbyte-rust-connectors/",
+                env!("CARGO_PKG_VERSION")
+            ))
+            .connect_timeout(Duration::from_secs(30))
+            .timeout(Duration::from_secs(600))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| Error::system(format!("could not build the HTTP client: {e}")))?;
+        Ok(Requester {
+            client,
+            base_url: base,
+            origin_override,
+            auth: Arc::new(NoAuth),
+            budget: ApiBudget::unlimited(),
+            handlers: HandlerChain::new(),
+            retry: RetryPolicy::default(),
+            default_headers: Vec::new(),
+            env: env.clone(),
+        })
+    }
+
+    pub fn with_auth(mut self, auth: Arc<dyn Authenticator>) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    pub fn with_budget(mut self, budget: ApiBudget) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    pub fn with_handlers(mut self, handlers: HandlerChain) -> Self {
+        self.handlers = handlers;
+        self
+    }
+
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    pub fn with_header(mut self, key: &str, value: &str) -> Self {
+        self.default_headers.push((key.into(), value.into()));
+        self
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    pub fn base_url(&self) -> &url::Url {
+        &self.base_url
+    }
+
+    pub fn handlers(&self) -> &HandlerChain {
+        &self.handlers
+    }
+
+    pub fn env(&self) -> &RunEnv {
+        &self.env
+    }
+
+    /// An absolute URL the connector builds itself on another official host (a sandbox host,
+    /// a token endpoint): the base-URL override applies to it too.
+    pub fn official_url(&self, absolute: &str) -> Result<url::Url> {
+        let url = url::Url::parse(absolute)
+            .map_err(|e| Error::system(format!("invalid URL {absolute}: {e}")))?;
+        Ok(match &self.origin_override {
+            Some(o) => with_origin(&url, o),
+            None => url,
+        })
+    }
+
+    /// The override origin, if any (for sources that build URLs on other official hosts).
+    pub fn origin_override(&self) -> Option<&url::Url> {
+        self.origin_override.as_ref()
+    }
+
+    fn resolve(&self, url: &str) -> Result<url::Url> {
+        if url.starts_with("http://") || url.starts_with("https://") {
+            return url::Url::parse(url)
+                .map_err(|e| Error::system(format!("invalid URL {url}: {e}")));
+        }
+        self.base_url
+            .join(url.trim_start_matches('/'))
+            .map_err(|e| Error::system(format!("invalid path {url}: {e}")))
+    }
+
+    /// Sends `req` with this requester's handlers.
+    pub async fn send(&self, req: &HttpRequest) -> Result<Outcome> {
+        self.send_with(req, &self.handlers).await
+    }
+
+    /// Sends `req`, classifying answers with `handlers` (then the default mapping), retrying
+    /// as the policy allows.
+    pub async fn send_with(&self, req: &HttpRequest, handlers: &HandlerChain) -> Result<Outcome> {
+        let mut url = self.resolve(&req.url)?;
+        if !req.query.is_empty() {
+            url.query_pairs_mut()
+                .extend_pairs(req.query.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        }
+        let display_url = {
+            let mut u = url.clone();
+            u.set_query(None);
+            u.to_string()
+        };
+        let max_attempts = self.retry.max_retries + 1;
+        let mut refreshed = false;
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            self.budget.acquire(req.method.as_str(), &url).await;
+            let mut builder = match req.method {
+                Method::Get => self.client.get(url.clone()),
+                Method::Post => self.client.post(url.clone()),
+            };
+            for (k, v) in self.default_headers.iter().chain(req.headers.iter()) {
+                builder = builder.header(k.as_str(), v.as_str());
+            }
+            if req.authenticate {
+                for (k, v) in self.auth.headers(&self.client).await? {
+                    builder = builder.header(k, v);
+                }
+            }
+            builder = match &req.body {
+                Some(RequestBody::Json(v)) => builder.json(v),
+                Some(RequestBody::Form(f)) => builder.form(f),
+                None => builder,
+            };
+            let (action, headers, status, body) = match builder.send().await {
+                Err(e) => {
+                    let message = format!("Request to {display_url} failed: {}", without_url(&e));
+                    (
+                        ResponseAction::retry(message),
+                        HeaderMap::new(),
+                        0u16,
+                        Value::Null,
+                    )
+                }
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let headers = resp.headers().clone();
+                    match resp.bytes().await {
+                        Err(e) => (
+                            ResponseAction::retry(format!(
+                                "Reading the answer of {display_url} failed: {}",
+                                without_url(&e)
+                            )),
+                            headers,
+                            status,
+                            Value::Null,
+                        ),
+                        Ok(bytes) => {
+                            let body: Value = if bytes.is_empty() {
+                                Value::Null
+                            } else {
+                                serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+                            };
+                            let text = String::from_utf8_lossy(&bytes);
+                            let view = ResponseView {
+                                status,
+                                headers: &headers,
+                                body: &body,
+                                text: &text,
+                                url: &display_url,
+                            };
+                            let action = handlers.classify(&view);
+                            (action, headers, status, body)
+                        }
+                    }
+                }
+            };
+            match action {
+                ResponseAction::Success => {
+                    return Ok(Outcome::Success(Response {
+                        status,
+                        headers,
+                        body,
+                    }))
+                }
+                ResponseAction::Ignore { message } => {
+                    tracing::info!("Ignoring the answer of {display_url}: {message}");
+                    return Ok(Outcome::Ignored { message });
+                }
+                ResponseAction::Fail {
+                    failure_type,
+                    message,
+                } => {
+                    if status == 401
+                        && req.authenticate
+                        && !refreshed
+                        && self.auth.on_unauthorized(&self.client).await?
+                    {
+                        refreshed = true;
+                        attempt -= 1;
+                        continue;
+                    }
+                    return Err(Error::of_type(failure_type, message));
+                }
+                ResponseAction::Retry {
+                    message,
+                    after,
+                    rate_limited,
+                } => {
+                    if attempt >= max_attempts {
+                        let failure = if rate_limited {
+                            "Rate limit retry budget exhausted"
+                        } else {
+                            "Exhausted available request attempts"
+                        };
+                        return Err(Error::of_type(
+                            FailureType::TransientError,
+                            format!("{failure} after {attempt} attempts. Last error: {message}"),
+                        ));
+                    }
+                    let delay = after
+                        .or_else(|| self.retry.headers.iter().find_map(|h| h.delay(&headers)))
+                        .unwrap_or_else(|| self.retry.backoff.delay(attempt));
+                    if let Some(max) = self.retry.max_wait {
+                        if delay > max {
+                            return Err(Error::transient(format!(
+                                "{message}. The API asks to wait {}s, which is greater than max waiting time of {}s; \
+                                 try again later",
+                                delay.as_secs(),
+                                max.as_secs()
+                            )));
+                        }
+                    }
+                    tracing::warn!(
+                        "{}; retrying in {:.1}s (attempt {}/{})",
+                        message,
+                        delay.as_secs_f64(),
+                        attempt + 1,
+                        max_attempts
+                    );
+                    tokio::time::sleep(self.env.scaled(delay)).await;
+                }
+            }
+        }
+    }
+}
+
+/// reqwest errors print the URL, which may carry secrets in its query; keep the reason only.
+fn without_url(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    if let Some(u) = e.url() {
+        text = text.replace(u.as_str(), "<url>");
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

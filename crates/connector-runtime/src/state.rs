@@ -1,0 +1,458 @@
+//! Cursor state in the exact JSON shapes the official Airbyte CDK emits and accepts.
+//!
+//! Two shapes exist. A stream without partitions keeps a flat `{"<cursor>": "<value>"}`.
+//! A partitioned stream keeps the concurrent per-partition cursor's envelope:
+//!
+//! ```json
+//! {"use_global_cursor": false,
+//!  "states": [{"partition": {...}, "cursor": {"<cursor>": "<value>"}}],
+//!  "state": {"<cursor>": "<value>"},
+//!  "lookback_window": 12,
+//!  "parent_state": {}}
+//! ```
+//!
+//! Accepted on input as the CDK does: per-partition states (each listed partition starts from
+//! its own cursor), a global `state` with `lookback_window` seconds for partitions not listed,
+//! `use_global_cursor: true`, and legacy flat states (the value becomes the global cursor for
+//! every partition). A cursor never moves backwards: a partition that yields no record keeps
+//! its starting point.
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{json, Map, Value};
+
+use crate::datetime::CursorFormat;
+use crate::error::{Error, Result};
+use crate::partition::{canonical, Partition};
+
+/// Above this many partitions the CDK stops tracking them one by one.
+pub const PARTITION_LIMIT: usize = 10_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateShape {
+    /// `{"<cursor>": "<value>"}`: streams without partitions.
+    Flat,
+    /// The per-partition envelope; `parent_state` says whether `"parent_state": {}` is written
+    /// (the CDK writes it for substream partition routers, not for list routers).
+    PerPartition { parent_state: bool },
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    partition: Partition,
+    cursor: Option<DateTime<Utc>>,
+    /// An entry read from input whose cursor we could not parse is re-emitted verbatim.
+    raw: Option<Value>,
+}
+
+/// The cursor state of one stream during one sync.
+#[derive(Debug, Clone)]
+pub struct CursorState {
+    field: String,
+    format: CursorFormat,
+    shape: StateShape,
+    entries: Vec<Entry>,
+    global: Option<DateTime<Utc>>,
+    /// The global cursor as it came in: intermediate messages carry it unchanged, because a
+    /// partition that has not finished must not fall back to a value others reached.
+    input_global: Option<DateTime<Utc>>,
+    lookback_secs: i64,
+    use_global_cursor: bool,
+    started: DateTime<Utc>,
+}
+
+impl CursorState {
+    /// Reads the incoming state of a stream (`None` or `{}` for a first sync).
+    pub fn from_input(
+        field: &str,
+        format: CursorFormat,
+        shape: StateShape,
+        input: Option<&Value>,
+        started: DateTime<Utc>,
+    ) -> Result<Self> {
+        let mut state = CursorState {
+            field: field.to_string(),
+            format,
+            shape,
+            entries: Vec::new(),
+            global: None,
+            input_global: None,
+            lookback_secs: 0,
+            use_global_cursor: false,
+            started,
+        };
+        let Some(input) = input else { return Ok(state) };
+        let obj = match input {
+            Value::Null => return Ok(state),
+            Value::Object(o) => o,
+            other => {
+                return Err(Error::config(format!(
+                    "The saved state of a stream must be a JSON object, got {other}"
+                )))
+            }
+        };
+        if obj.is_empty() || obj.contains_key("__ab_no_cursor_state_message") {
+            return Ok(state);
+        }
+        let has_envelope = obj.contains_key("states")
+            || obj.contains_key("state")
+            || obj.contains_key("use_global_cursor");
+        if !has_envelope {
+            // Flat (or legacy flat) state: the cursor value is the global starting point.
+            state.global = state.parse_cursor_object(input)?;
+            state.input_global = state.global;
+            return Ok(state);
+        }
+        if let Some(states) = obj.get("states") {
+            let Value::Array(items) = states else {
+                return Err(Error::config("The saved state's \"states\" must be a list"));
+            };
+            for item in items {
+                let partition = match item.get("partition") {
+                    Some(Value::Object(p)) => p.clone(),
+                    _ => {
+                        return Err(Error::config(format!(
+                            "Every entry of the saved state's \"states\" needs a \"partition\" object, got {item}"
+                        )))
+                    }
+                };
+                let cursor_obj = item.get("cursor").cloned().unwrap_or(json!({}));
+                let cursor = state.parse_cursor_object(&cursor_obj)?;
+                state.entries.push(Entry {
+                    partition: canonical(&partition),
+                    cursor,
+                    raw: cursor.is_none().then_some(cursor_obj),
+                });
+            }
+        }
+        if let Some(global) = obj.get("state") {
+            state.global = state.parse_cursor_object(global)?;
+            state.input_global = state.global;
+        }
+        if let Some(lb) = obj.get("lookback_window") {
+            state.lookback_secs = lb
+                .as_i64()
+                .or_else(|| lb.as_f64().map(|f| f as i64))
+                .or_else(|| lb.as_str().and_then(|s| s.parse().ok()))
+                .ok_or_else(|| {
+                    Error::config(format!(
+                        "The saved state's lookback_window must be a number, got {lb}"
+                    ))
+                })?;
+        }
+        state.use_global_cursor = obj
+            .get("use_global_cursor")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        Ok(state)
+    }
+
+    /// Reads `{"<field>": value}`; an object without the field means "no cursor".
+    fn parse_cursor_object(&self, v: &Value) -> Result<Option<DateTime<Utc>>> {
+        let Some(value) = v.get(&self.field) else {
+            return Ok(None);
+        };
+        if value.is_null() {
+            return Ok(None);
+        }
+        self.format.parse(value).map(Some).ok_or_else(|| {
+            Error::config(format!(
+                "The saved state holds {}={value}, which is not a date this stream can read; \
+                 reset the stream or fix the state",
+                self.field
+            ))
+        })
+    }
+
+    pub fn cursor_field(&self) -> &str {
+        &self.field
+    }
+
+    pub fn format(&self) -> &CursorFormat {
+        &self.format
+    }
+
+    /// Where a partition resumes, before any lookback: its own cursor, else the global cursor
+    /// minus the previous sync's duration, else `None` (the stream's configured start).
+    pub fn start_for(&self, partition: &Partition) -> Option<DateTime<Utc>> {
+        if self.use_global_cursor {
+            return self.global;
+        }
+        if let Some(e) = self.find(partition) {
+            if e.cursor.is_some() {
+                return e.cursor;
+            }
+        }
+        self.global
+            .map(|g| g - Duration::seconds(self.lookback_secs.max(0)))
+    }
+
+    fn find(&self, partition: &Partition) -> Option<&Entry> {
+        self.entries.iter().find(|e| &e.partition == partition)
+    }
+
+    /// Records that `partition` has safely reached `value`. The cursor only moves forward.
+    pub fn advance(&mut self, partition: &Partition, value: DateTime<Utc>) {
+        let canonical_partition = canonical(partition);
+        match self
+            .entries
+            .iter_mut()
+            .find(|e| e.partition == canonical_partition)
+        {
+            Some(e) => {
+                e.cursor = Some(e.cursor.map_or(value, |c| c.max(value)));
+                e.raw = None;
+            }
+            None => self.entries.push(Entry {
+                partition: canonical_partition,
+                cursor: Some(value),
+                raw: None,
+            }),
+        }
+    }
+
+    /// Records a cursor value seen in an emitted record (feeds the global `state`).
+    pub fn observe_record(&mut self, value: DateTime<Utc>) {
+        self.global = Some(self.global.map_or(value, |g| g.max(value)));
+    }
+
+    /// The state JSON as of now. A final message (every partition finished) writes the
+    /// largest cursor seen as the global `state` and this sync's duration as
+    /// `lookback_window`; intermediate messages carry the incoming values of both.
+    pub fn to_json(&self, now: DateTime<Utc>, final_message: bool) -> Value {
+        match self.shape {
+            StateShape::Flat => {
+                let best = self
+                    .entries
+                    .iter()
+                    .filter_map(|e| e.cursor)
+                    .chain(self.global)
+                    .max();
+                match best {
+                    Some(v) => json!({ self.field.clone(): self.format.format(v) }),
+                    None => json!({}),
+                }
+            }
+            StateShape::PerPartition { parent_state } => {
+                let lookback = if final_message {
+                    (now - self.started).num_milliseconds().max(0) as f64 / 1000.0
+                } else {
+                    self.lookback_secs as f64
+                }
+                .round() as i64;
+                let mut out = Map::new();
+                let global_mode = self.use_global_cursor || self.entries.len() > PARTITION_LIMIT;
+                out.insert("use_global_cursor".into(), Value::Bool(global_mode));
+                if !global_mode {
+                    let states: Vec<Value> = self
+                        .entries
+                        .iter()
+                        .map(|e| {
+                            let cursor = match (&e.cursor, &e.raw) {
+                                (Some(c), _) => json!({ self.field.clone(): self.format.format(*c) }),
+                                (None, Some(raw)) => raw.clone(),
+                                (None, None) => json!({}),
+                            };
+                            json!({"partition": Value::Object(e.partition.clone()), "cursor": cursor})
+                        })
+                        .collect();
+                    out.insert("states".into(), Value::Array(states));
+                }
+                let global = if final_message {
+                    self.global
+                } else {
+                    self.input_global
+                };
+                if let Some(g) = global {
+                    out.insert(
+                        "state".into(),
+                        json!({ self.field.clone(): self.format.format(g) }),
+                    );
+                }
+                out.insert("lookback_window".into(), Value::from(lookback));
+                if parent_state {
+                    out.insert("parent_state".into(), json!({}));
+                }
+                Value::Object(out)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::datetime::{parse_date, DatetimeFormat};
+
+    fn fmt() -> CursorFormat {
+        CursorFormat::new(DatetimeFormat::strftime("%Y-%m-%d"))
+            .accept(DatetimeFormat::strftime("%Y-%m-%d %H:%M:%S"))
+    }
+
+    fn p(id: &str) -> Partition {
+        json!({"advertiser_id": id, "parent_slice": {}})
+            .as_object()
+            .unwrap()
+            .clone()
+    }
+
+    fn now() -> DateTime<Utc> {
+        parse_date("2024-10-01").unwrap()
+    }
+
+    #[test]
+    fn per_partition_state_round_trips_byte_for_byte() {
+        let input = json!({
+            "use_global_cursor": false,
+            "states": [
+                {"partition": {"advertiser_id": "111", "parent_slice": {}}, "cursor": {"stat_time_day": "2024-09-20"}},
+                {"partition": {"parent_slice": {}, "advertiser_id": "222"}, "cursor": {"stat_time_day": "2024-09-10"}}
+            ],
+            "state": {"stat_time_day": "2024-09-20"},
+            "lookback_window": 1
+        });
+        let s = CursorState::from_input(
+            "stat_time_day",
+            fmt(),
+            StateShape::PerPartition {
+                parent_state: false,
+            },
+            Some(&input),
+            now(),
+        )
+        .unwrap();
+        let out = s.to_json(now(), false);
+        let expected = json!({
+            "use_global_cursor": false,
+            "states": [
+                {"partition": {"advertiser_id": "111", "parent_slice": {}}, "cursor": {"stat_time_day": "2024-09-20"}},
+                {"partition": {"advertiser_id": "222", "parent_slice": {}}, "cursor": {"stat_time_day": "2024-09-10"}}
+            ],
+            "state": {"stat_time_day": "2024-09-20"},
+            "lookback_window": 1
+        });
+        assert_eq!(
+            serde_json::to_string(&out).unwrap(),
+            serde_json::to_string(&expected).unwrap()
+        );
+    }
+
+    #[test]
+    fn unlisted_partition_falls_back_to_global_minus_lookback() {
+        let input = json!({"state": {"stat_time_day": "2024-03-05"}, "lookback_window": 1});
+        let s = CursorState::from_input(
+            "stat_time_day",
+            fmt(),
+            StateShape::PerPartition {
+                parent_state: false,
+            },
+            Some(&input),
+            now(),
+        )
+        .unwrap();
+        let start = s.start_for(&p("999")).unwrap();
+        assert_eq!(start.format("%F").to_string(), "2024-03-04");
+    }
+
+    #[test]
+    fn legacy_flat_state_is_the_global_cursor() {
+        let input = json!({"stat_time_day": "2024-03-10 18:00:00"});
+        let s = CursorState::from_input(
+            "stat_time_day",
+            fmt(),
+            StateShape::PerPartition {
+                parent_state: false,
+            },
+            Some(&input),
+            now(),
+        )
+        .unwrap();
+        assert_eq!(
+            s.start_for(&p("1")).unwrap().format("%F %T").to_string(),
+            "2024-03-10 18:00:00"
+        );
+    }
+
+    #[test]
+    fn cursor_never_moves_backwards_and_global_is_the_max_seen() {
+        let mut s = CursorState::from_input(
+            "stat_time_day",
+            fmt(),
+            StateShape::PerPartition { parent_state: true },
+            None,
+            now(),
+        )
+        .unwrap();
+        s.advance(&p("1"), parse_date("2024-09-20").unwrap());
+        s.advance(&p("1"), parse_date("2024-09-01").unwrap());
+        s.observe_record(parse_date("2024-09-20").unwrap());
+        let out = s.to_json(now(), true);
+        assert_eq!(out["states"][0]["cursor"]["stat_time_day"], "2024-09-20");
+        assert_eq!(out["state"]["stat_time_day"], "2024-09-20");
+        assert_eq!(out["parent_state"], json!({}));
+        assert_eq!(out["lookback_window"], 0);
+    }
+
+    #[test]
+    fn unreadable_state_is_a_config_error() {
+        let input =
+            json!({"states": [{"partition": {"id": "1"}, "cursor": {"DATE": "not a date"}}]});
+        let err = CursorState::from_input(
+            "DATE",
+            fmt(),
+            StateShape::PerPartition {
+                parent_state: false,
+            },
+            Some(&input),
+            now(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.failure_type(),
+            airbyte_protocol::FailureType::ConfigError
+        );
+        assert!(
+            CursorState::from_input("DATE", fmt(), StateShape::Flat, Some(&json!([1])), now())
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn flat_shape_writes_one_value() {
+        let mut s = CursorState::from_input(
+            "updated",
+            fmt(),
+            StateShape::Flat,
+            Some(&json!({"updated": "2024-01-01"})),
+            now(),
+        )
+        .unwrap();
+        assert_eq!(
+            s.start_for(&Map::new()).unwrap(),
+            parse_date("2024-01-01").unwrap()
+        );
+        s.advance(&Map::new(), parse_date("2024-02-01").unwrap());
+        assert_eq!(s.to_json(now(), true), json!({"updated": "2024-02-01"}));
+    }
+
+    #[test]
+    fn use_global_cursor_emits_no_states() {
+        let input = json!({"use_global_cursor": true, "state": {"stat_time_day": "2024-03-05"}, "lookback_window": 0});
+        let s = CursorState::from_input(
+            "stat_time_day",
+            fmt(),
+            StateShape::PerPartition {
+                parent_state: false,
+            },
+            Some(&input),
+            now(),
+        )
+        .unwrap();
+        let out = s.to_json(now(), true);
+        assert_eq!(out["use_global_cursor"], true);
+        assert!(out.get("states").is_none());
+        assert_eq!(
+            s.start_for(&p("x")).unwrap(),
+            parse_date("2024-03-05").unwrap()
+        );
+    }
+}

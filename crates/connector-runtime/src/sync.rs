@@ -1,0 +1,497 @@
+//! The engine: reads configured streams concurrently, partition by partition and window by
+//! window, and checkpoints.
+//!
+//! Guarantees, in order of importance:
+//! - nothing is lost: a STATE message is written only after every record it covers (records
+//!   and state travel through the same ordered output, and a partition's cursor advances only
+//!   when a whole window has been emitted);
+//! - a failing stream stops alone: its remaining partitions are cancelled, its last safe state
+//!   is written, it is reported INCOMPLETE with a TRACE error, and the other streams go on;
+//! - concurrency is bounded: partitions of all streams share one pool of `workers` permits,
+//!   and records of one partition keep their order;
+//! - nothing is buffered whole: records flow from each page straight to the output.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex as StdMutex};
+
+use airbyte_protocol::{AirbyteMessage, StateMessage, StreamStatus, SyncMode};
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use serde_json::{json, Value};
+use tokio::sync::{OnceCell, Semaphore};
+use tracing::instrument::WithSubscriber;
+
+use crate::datetime::windows;
+use crate::env::RunEnv;
+use crate::error::{Error, Result};
+use crate::output::Output;
+use crate::partition::{canonical, Partition, SubstreamRouter};
+use crate::state::CursorState;
+use crate::stream::{ClientFilter, DeclarativeStream, Incremental, Slice};
+
+/// What every stream of one run shares.
+pub struct SyncContext {
+    pub output: Output,
+    pub env: RunEnv,
+    workers: Arc<Semaphore>,
+    partition_cache: tokio::sync::Mutex<HashMap<String, Arc<OnceCell<Vec<Partition>>>>>,
+    estimates: StdMutex<HashMap<String, i64>>,
+}
+
+impl SyncContext {
+    pub fn new(output: Output, env: RunEnv, workers: usize) -> Arc<Self> {
+        Arc::new(SyncContext {
+            output,
+            env,
+            workers: Arc::new(Semaphore::new(workers.max(1))),
+            partition_cache: tokio::sync::Mutex::new(HashMap::new()),
+            estimates: StdMutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.env.clock.now()
+    }
+
+    /// Context for reading `stream`.
+    pub fn stream(self: &Arc<Self>, stream: &str) -> StreamContext {
+        StreamContext {
+            sync: self.clone(),
+            stream: stream.to_string(),
+        }
+    }
+
+    /// The partitions a substream router makes from its parent's records. Read once per run
+    /// and shared by every child stream that asks for the same parent key.
+    pub async fn substream_partitions(
+        self: &Arc<Self>,
+        s: &SubstreamRouter,
+    ) -> Result<Vec<Partition>> {
+        let key = format!(
+            "{}|{}|{}|{}",
+            s.parent.name,
+            s.parent_key.join("."),
+            s.partition_field,
+            s.parent_slice
+        );
+        let cell = {
+            let mut cache = self.partition_cache.lock().await;
+            cache.entry(key).or_default().clone()
+        };
+        let parts = cell
+            .get_or_try_init(|| async {
+                let mut out: Vec<Partition> = Vec::new();
+                let mut records = read_parent(self.clone(), s.parent.clone());
+                while let Some(item) = records.next().await {
+                    let (parent_partition, record) = item?;
+                    let Some(value) = s
+                        .parent_key
+                        .iter()
+                        .try_fold(&record, |cur, k| cur.get(k.as_str()))
+                    else {
+                        continue;
+                    };
+                    if value.is_null() {
+                        continue;
+                    }
+                    let mut p = Partition::new();
+                    p.insert(s.partition_field.clone(), value.clone());
+                    if s.parent_slice {
+                        p.insert("parent_slice".into(), Value::Object(parent_partition));
+                    }
+                    let p = canonical(&p);
+                    if !out.contains(&p) {
+                        out.push(p);
+                    }
+                }
+                Ok::<_, Error>(out)
+            })
+            .await?;
+        Ok(parts.clone())
+    }
+
+    fn add_estimate(&self, stream: &str, n: i64) {
+        let total = {
+            let Ok(mut e) = self.estimates.lock() else {
+                return;
+            };
+            let t = e.entry(stream.to_string()).or_insert(0);
+            *t += n;
+            *t
+        };
+        self.output.emit(&AirbyteMessage::estimate(
+            stream,
+            total,
+            self.env.clock.now_millis(),
+        ));
+    }
+}
+
+/// What a retriever or enricher sees while reading one stream.
+#[derive(Clone)]
+pub struct StreamContext {
+    pub sync: Arc<SyncContext>,
+    pub stream: String,
+}
+
+impl StreamContext {
+    /// Reports that the API announced `n` more records for this stream (ESTIMATE trace).
+    pub fn add_estimate(&self, n: i64) {
+        self.sync.add_estimate(&self.stream, n);
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.sync.now()
+    }
+
+    pub fn env(&self) -> &RunEnv {
+        &self.sync.env
+    }
+}
+
+fn clamp(dt: DateTime<Utc>, min: Option<DateTime<Utc>>) -> DateTime<Utc> {
+    match min {
+        Some(m) if dt < m => m,
+        _ => dt,
+    }
+}
+
+fn keep_by_cursor(inc: &Incremental, cursor: Option<DateTime<Utc>>, from: DateTime<Utc>) -> bool {
+    match (inc.client_filter, cursor) {
+        (None, _) => true,
+        (Some(_), None) => inc.keep_missing_cursor,
+        (Some(ClientFilter::GreaterOrEqual), Some(c)) => c >= from,
+        (Some(ClientFilter::GreaterThan), Some(c)) => c > from,
+    }
+}
+
+/// The slices of one partition for a read without state: every window from the configured
+/// start (full refresh, parents, `check`).
+fn fresh_slices(stream: &DeclarativeStream, partition: &Partition) -> Vec<Slice> {
+    match &stream.incremental {
+        None => vec![Slice {
+            partition: partition.clone(),
+            window: None,
+        }],
+        Some(inc) => {
+            let from = clamp(
+                clamp(inc.start, inc.min_start) - inc.lookback,
+                inc.min_start,
+            );
+            windows(from, inc.end, inc.step, inc.granularity)
+                .into_iter()
+                .map(|w| Slice {
+                    partition: partition.clone(),
+                    window: Some(w),
+                })
+                .collect()
+        }
+    }
+}
+
+/// Every processed record of a stream read as a parent (full refresh, no output), with the
+/// partition it came from.
+pub fn read_parent(
+    ctx: Arc<SyncContext>,
+    stream: Arc<DeclarativeStream>,
+) -> futures::stream::BoxStream<'static, Result<(Partition, Value)>> {
+    Box::pin(async_stream::try_stream! {
+        let sctx = ctx.stream(&stream.name);
+        let partitions = stream.router.partitions(&ctx).await?;
+        for partition in partitions {
+            for slice in fresh_slices(&stream, &partition) {
+                let from = slice.start();
+                let mut records = stream.retriever.read(&sctx, &slice);
+                while let Some(r) = records.next().await {
+                    let r = r?;
+                    let Some(rec) = stream.process(&sctx, r, &slice).await? else { continue };
+                    if let (Some(inc), Some(from)) = (&stream.incremental, from) {
+                        if inc.filter_in_full_refresh {
+                            let c = rec.get(&inc.cursor_field).and_then(|v| inc.format.parse(v));
+                            if !keep_by_cursor(inc, c, from) {
+                                continue;
+                            }
+                        }
+                    }
+                    yield (partition.clone(), rec);
+                }
+            }
+        }
+    })
+}
+
+/// Checks a source by reading the first record (or the end) of the first slice of `stream`.
+pub async fn check_stream(ctx: Arc<SyncContext>, stream: Arc<DeclarativeStream>) -> Result<()> {
+    let sctx = ctx.stream(&stream.name);
+    let partitions = stream.router.partitions(&ctx).await?;
+    let Some(first) = partitions.first() else {
+        return Err(Error::system(format!(
+            "Cannot attempt to connect to stream {} - no stream slices were found",
+            stream.name
+        )));
+    };
+    let slices = fresh_slices(&stream, first);
+    let slice = slices.into_iter().next().unwrap_or(Slice {
+        partition: first.clone(),
+        window: None,
+    });
+    let mut records = stream.retriever.read(&sctx, &slice);
+    if let Some(r) = records.next().await {
+        r?;
+    }
+    Ok(())
+}
+
+/// One configured stream to read.
+pub struct StreamRequest {
+    pub stream: Arc<DeclarativeStream>,
+    pub sync_mode: SyncMode,
+    /// The incoming state of the stream (already migrated), parsed before reading starts.
+    pub state: Option<CursorState>,
+}
+
+/// Parses the incoming state of a stream (after its migration). Errors are config errors.
+pub fn prepare_state(
+    stream: &DeclarativeStream,
+    sync_mode: SyncMode,
+    input: Option<&Value>,
+    started: DateTime<Utc>,
+) -> Result<Option<CursorState>> {
+    let Some(inc) = &stream.incremental else {
+        return Ok(None);
+    };
+    let input = if sync_mode == SyncMode::Incremental {
+        input.cloned()
+    } else {
+        None
+    };
+    let input = match (input, &stream.state_migration) {
+        (Some(v), Some(m)) if !v.is_null() => Some(m(v)),
+        (v, _) => v,
+    };
+    CursorState::from_input(
+        &inc.cursor_field,
+        inc.format.clone(),
+        inc.shape,
+        input.as_ref(),
+        started,
+    )
+    .map(Some)
+    .map_err(|e| e.context(&format!("Stream {}: ", stream.name)))
+}
+
+struct StreamRun {
+    stream: Arc<DeclarativeStream>,
+    incremental: bool,
+    state: StdMutex<Option<CursorState>>,
+    records_since_state: AtomicU64,
+    running: AtomicBool,
+}
+
+impl StreamRun {
+    fn emit_state(&self, ctx: &SyncContext, final_message: bool) {
+        let Ok(guard) = self.state.lock() else { return };
+        let value = match guard.as_ref() {
+            Some(s) => s.to_json(ctx.now(), final_message),
+            None => json!({"__ab_no_cursor_state_message": true}),
+        };
+        let count = self.records_since_state.swap(0, Ordering::SeqCst);
+        // Emitted while holding the lock, so state messages of one stream never overtake
+        // each other on the way out.
+        ctx.output.emit(&AirbyteMessage::State {
+            state: StateMessage::stream(&self.stream.name, value, count as f64),
+        });
+    }
+
+    fn emit_record(&self, ctx: &SyncContext, record: Value) {
+        if !self.running.swap(true, Ordering::SeqCst) {
+            ctx.output.emit(&AirbyteMessage::stream_status(
+                &self.stream.name,
+                StreamStatus::Running,
+                ctx.env.clock.now_millis(),
+            ));
+        }
+        ctx.output.emit(&AirbyteMessage::record(
+            &self.stream.name,
+            record,
+            ctx.env.clock.now_millis(),
+        ));
+        self.records_since_state.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+async fn read_partition(
+    ctx: Arc<SyncContext>,
+    run: Arc<StreamRun>,
+    partition: Partition,
+) -> Result<()> {
+    let _permit = ctx
+        .workers
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| Error::system("the worker pool was closed"))?;
+    let stream = run.stream.clone();
+    let sctx = ctx.stream(&stream.name);
+    let Some(inc) = &stream.incremental else {
+        let slice = Slice {
+            partition,
+            window: None,
+        };
+        let mut records = stream.retriever.read(&sctx, &slice);
+        while let Some(r) = records.next().await {
+            if let Some(rec) = stream.process(&sctx, r?, &slice).await? {
+                run.emit_record(&ctx, rec);
+            }
+        }
+        return Ok(());
+    };
+    let saved = if run.incremental {
+        run.state
+            .lock()
+            .ok()
+            .and_then(|s| s.as_ref().and_then(|s| s.start_for(&partition)))
+    } else {
+        None
+    };
+    let base = clamp(saved.unwrap_or(inc.start), inc.min_start);
+    let from = clamp(base - inc.lookback, inc.min_start);
+    let ws = windows(from, inc.end, inc.step, inc.granularity);
+    if ws.is_empty() {
+        if let Ok(mut s) = run.state.lock() {
+            if let Some(s) = s.as_mut() {
+                s.advance(&partition, base);
+            }
+        }
+        return Ok(());
+    }
+    for w in ws {
+        let slice = Slice {
+            partition: partition.clone(),
+            window: Some(w),
+        };
+        let mut max_seen: Option<DateTime<Utc>> = None;
+        let mut records = stream.retriever.read(&sctx, &slice);
+        while let Some(r) = records.next().await {
+            let Some(rec) = stream.process(&sctx, r?, &slice).await? else {
+                continue;
+            };
+            let cursor = rec.get(&inc.cursor_field).and_then(|v| inc.format.parse(v));
+            if !keep_by_cursor(inc, cursor, from) {
+                continue;
+            }
+            if let Some(c) = cursor {
+                max_seen = Some(max_seen.map_or(c, |m| m.max(c)));
+            }
+            run.emit_record(&ctx, rec);
+        }
+        drop(records);
+        if let Ok(mut s) = run.state.lock() {
+            if let Some(s) = s.as_mut() {
+                s.advance(&partition, base);
+                if let Some(m) = max_seen {
+                    s.advance(&partition, m);
+                    s.observe_record(m);
+                }
+            }
+        }
+        run.emit_state(&ctx, false);
+    }
+    Ok(())
+}
+
+async fn read_stream(ctx: Arc<SyncContext>, req: StreamRequest) -> Result<(), Error> {
+    let name = req.stream.name.clone();
+    let run = Arc::new(StreamRun {
+        stream: req.stream.clone(),
+        incremental: req.sync_mode == SyncMode::Incremental,
+        state: StdMutex::new(req.state),
+        records_since_state: AtomicU64::new(0),
+        running: AtomicBool::new(false),
+    });
+    let partitions = req.stream.router.partitions(&ctx).await?;
+    tracing::info!("Reading stream {name}: {} partition(s)", partitions.len());
+    let mut tasks = tokio::task::JoinSet::new();
+    for p in partitions {
+        tasks.spawn(read_partition(ctx.clone(), run.clone(), p).with_current_subscriber());
+    }
+    let mut failure: Option<Error> = None;
+    while let Some(joined) = tasks.join_next().await {
+        let result = joined.unwrap_or_else(|e| {
+            Err(Error::system(format!(
+                "a partition of stream {name} stopped unexpectedly: {e}"
+            )))
+        });
+        if let Err(e) = result {
+            failure = Some(e);
+            tasks.abort_all();
+            while tasks.join_next().await.is_some() {}
+            break;
+        }
+    }
+    run.emit_state(&ctx, failure.is_none());
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Reads every requested stream; returns the names and errors of the streams that failed.
+pub async fn read(ctx: Arc<SyncContext>, requests: Vec<StreamRequest>) -> Vec<(String, Error)> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for req in requests {
+        let ctx = ctx.clone();
+        let name = req.stream.name.clone();
+        ctx.output.emit(&AirbyteMessage::stream_status(
+            &name,
+            StreamStatus::Started,
+            ctx.env.clock.now_millis(),
+        ));
+        tasks.spawn(
+            async move {
+                let result = read_stream(ctx.clone(), req).await;
+                let now = ctx.env.clock.now_millis();
+                match &result {
+                    Ok(()) => {
+                        ctx.output.emit(&AirbyteMessage::stream_status(
+                            &name,
+                            StreamStatus::Complete,
+                            now,
+                        ));
+                    }
+                    Err(e) => {
+                        tracing::error!("Stream {name} failed: {}", e.message());
+                        ctx.output.emit(&AirbyteMessage::stream_status(
+                            &name,
+                            StreamStatus::Incomplete,
+                            now,
+                        ));
+                        ctx.output.emit(&AirbyteMessage::error_trace(
+                            e.message(),
+                            e.internal().map(str::to_string),
+                            e.failure_type(),
+                            Some(&name),
+                            now,
+                        ));
+                    }
+                }
+                (name, result)
+            }
+            .with_current_subscriber(),
+        );
+    }
+    let mut failed = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((name, Err(e))) => failed.push((name, e)),
+            Ok((_, Ok(()))) => {}
+            Err(e) => failed.push((
+                "?".to_string(),
+                Error::system(format!("a stream stopped unexpectedly: {e}")),
+            )),
+        }
+    }
+    failed.sort_by(|a, b| a.0.cmp(&b.0));
+    failed
+}
