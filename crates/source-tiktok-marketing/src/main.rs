@@ -1,0 +1,3 @@
+fn main() {
+    connector_runtime::cli::main(source_tiktok_marketing::SourceTiktokMarketing)
+}
