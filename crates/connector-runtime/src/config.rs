@@ -42,10 +42,17 @@ pub fn read_config(path: &Path) -> Result<Value> {
 
 /// Validates a config against the `connectionSpecification` JSON Schema.
 pub fn validate_against_spec(config: &Value, connection_spec: &Value) -> Result<()> {
+    // The draft is fixed below; a `$schema` URI the validator does not know offline
+    // (`https://json-schema.org/draft-07/schema#`, as some official specs spell it) would
+    // otherwise make it try to fetch the meta-schema.
+    let mut spec = connection_spec.clone();
+    if let Value::Object(m) = &mut spec {
+        m.remove("$schema");
+    }
     let validator = jsonschema::options()
         .with_draft(jsonschema::Draft::Draft7)
         .should_validate_formats(false)
-        .build(connection_spec)
+        .build(&spec)
         .map_err(|e| {
             Error::system(format!(
                 "the connector's spec is not a valid JSON Schema: {e}"
@@ -183,5 +190,13 @@ mod tests {
         assert_eq!(e.failure_type(), airbyte_protocol::FailureType::ConfigError);
         assert!(e.message().contains("api_key"), "{}", e.message());
         assert!(e.message().contains("/n"), "{}", e.message());
+    }
+
+    #[test]
+    fn specs_declaring_the_https_draft_07_uri_validate_offline() {
+        let spec = json!({"$schema": "https://json-schema.org/draft-07/schema#", "type": "object",
+            "properties": {"n": {"type": "integer"}}});
+        assert!(validate_against_spec(&json!({"n": 2}), &spec).is_ok());
+        assert!(validate_against_spec(&json!({"n": "x"}), &spec).is_err());
     }
 }
