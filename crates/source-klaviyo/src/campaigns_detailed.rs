@@ -41,7 +41,12 @@ impl CampaignDetails {
 
 #[async_trait]
 impl Enricher for CampaignDetails {
-    async fn enrich(&self, _ctx: &StreamContext, mut record: Value, _slice: &Slice) -> Result<Value> {
+    async fn enrich(
+        &self,
+        _ctx: &StreamContext,
+        mut record: Value,
+        _slice: &Slice,
+    ) -> Result<Value> {
         let Some(id) = record.get("id").and_then(Value::as_str).map(str::to_string) else {
             return Ok(record);
         };

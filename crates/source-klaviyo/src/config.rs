@@ -118,8 +118,12 @@ mod tests {
         let now = Utc::now();
         let c = KlaviyoConfig::from_json(&json!({"api_key": "k"}), now).unwrap();
         assert_eq!(c.start.to_rfc3339(), "2012-01-01T00:00:00+00:00");
-        assert!(KlaviyoConfig::from_json(&json!({"api_key": "k", "start_date": "x"}), now).is_err());
-        assert!(KlaviyoConfig::from_json(&json!({"api_key": "k", "lookback_window": -1}), now).is_err());
+        assert!(
+            KlaviyoConfig::from_json(&json!({"api_key": "k", "start_date": "x"}), now).is_err()
+        );
+        assert!(
+            KlaviyoConfig::from_json(&json!({"api_key": "k", "lookback_window": -1}), now).is_err()
+        );
         assert!(KlaviyoConfig::from_json(&json!({}), now).is_err());
         assert_eq!(workers(&json!({})), 25);
         assert_eq!(workers(&json!({"num_workers": 99})), 50);

@@ -32,8 +32,7 @@ pub fn archived_to_per_partition(
         let Some(obj) = state.as_object() else {
             return state;
         };
-        if obj.is_empty() || is_envelope(obj) || obj.contains_key("__ab_no_cursor_state_message")
-        {
+        if obj.is_empty() || is_envelope(obj) || obj.contains_key("__ab_no_cursor_state_message") {
             return state;
         }
         let value_or_default = |v: Option<&Value>| {
@@ -89,7 +88,8 @@ mod tests {
     #[test]
     fn global_mode_states_are_not_rewritten() {
         let m = archived_to_per_partition("updated", None, "2012-01-01T00:00:00Z".into());
-        let global = json!({"use_global_cursor": true, "state": {"updated": "2024-01-01T00:00:00+0000"}});
+        let global =
+            json!({"use_global_cursor": true, "state": {"updated": "2024-01-01T00:00:00+0000"}});
         assert_eq!(m(global.clone()), global);
         assert_eq!(
             m(json!({"updated": "2024-01-01T00:00:00+0000"})),

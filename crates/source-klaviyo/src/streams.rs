@@ -31,7 +31,8 @@ pub fn cursor_format() -> CursorFormat {
 /// The requester every stream shares: auth, revision, the official error mapping, the budget.
 pub fn requester(cfg: &KlaviyoConfig, env: &RunEnv) -> Result<Requester> {
     let handlers = HandlerChain::new().with(|r: &ResponseView<'_>| {
-        matches!(r.status, 401 | 403).then(|| ResponseAction::fail(FailureType::ConfigError, INVALID_KEY))
+        matches!(r.status, 401 | 403)
+            .then(|| ResponseAction::fail(FailureType::ConfigError, INVALID_KEY))
     });
     Ok(Requester::new(BASE_URL, BASE_URL_VAR, env)?
         .with_auth(Arc::new(HeaderAuth::new(
@@ -95,7 +96,10 @@ pub fn all(cfg: &KlaviyoConfig, env: &RunEnv) -> Result<Vec<Arc<DeclarativeStrea
         jsonapi(&req, move |s: &Slice| {
             HttpRequest::get("profiles")
                 .query("additional-fields[profile]", additional)
-                .query("filter", filters::greater_than("updated", s.start().unwrap_or(start)))
+                .query(
+                    "filter",
+                    filters::greater_than("updated", s.start().unwrap_or(start)),
+                )
                 .query("sort", "updated")
                 .query("page[size]", "100")
         }),
@@ -118,8 +122,17 @@ pub fn all(cfg: &KlaviyoConfig, env: &RunEnv) -> Result<Vec<Arc<DeclarativeStrea
     )
     .primary_key(&["id"])
     .filter(|r: &Value, _s: &Slice| {
-        get_path(r, &["attributes", "subscriptions", "email", "marketing", "suppression"])
-            .is_some_and(truthy)
+        get_path(
+            r,
+            &[
+                "attributes",
+                "subscriptions",
+                "email",
+                "marketing",
+                "suppression",
+            ],
+        )
+        .is_some_and(truthy)
     })
     .transform(|r: &mut Value, _s: &Slice| {
         let path = ["attributes", "subscriptions", "email", "marketing"];
@@ -136,7 +149,10 @@ pub fn all(cfg: &KlaviyoConfig, env: &RunEnv) -> Result<Vec<Arc<DeclarativeStrea
     let metric_values: Vec<Value> = if cfg.event_metric_ids.is_empty() {
         vec![Value::from("")]
     } else {
-        cfg.event_metric_ids.iter().map(|s| Value::from(s.as_str())).collect()
+        cfg.event_metric_ids
+            .iter()
+            .map(|s| Value::from(s.as_str()))
+            .collect()
     };
     let events_router = PartitionRouter::list("metric_id", metric_values);
     let events_cursor = || {
@@ -172,7 +188,9 @@ pub fn all(cfg: &KlaviyoConfig, env: &RunEnv) -> Result<Vec<Arc<DeclarativeStrea
                 .query("filter", events_filter(s, now))
                 .query("sort", "datetime")
         })
-        .selector(RecordSelector::Custom(Arc::new(included::select_with_included))),
+        .selector(RecordSelector::Custom(Arc::new(
+            included::select_with_included,
+        ))),
     )
     .primary_key(&["id"])
     .router(events_router)
@@ -186,7 +204,10 @@ pub fn all(cfg: &KlaviyoConfig, env: &RunEnv) -> Result<Vec<Arc<DeclarativeStrea
         schema_of!("email_templates"),
         jsonapi(&req, move |s: &Slice| {
             HttpRequest::get("templates")
-                .query("filter", filters::greater_than("updated", s.start().unwrap_or(start)))
+                .query(
+                    "filter",
+                    filters::greater_than("updated", s.start().unwrap_or(start)),
+                )
                 .query("sort", "updated")
         }),
     )
@@ -201,19 +222,22 @@ pub fn all(cfg: &KlaviyoConfig, env: &RunEnv) -> Result<Vec<Arc<DeclarativeStrea
         list_of_strings("archived", &["true", "false"]),
     ]);
     let campaigns_request = move |s: &Slice| {
-        let window = s.window.unwrap_or(Window {
-            start,
-            end: now,
-        });
+        let window = s.window.unwrap_or(Window { start, end: now });
         let extra = [
             format!(
                 "equals(messages.channel,'{}')",
                 s.get_str("campaign_type").unwrap_or_default()
             ),
-            format!("equals(archived,{})", s.get_str("archived").unwrap_or_default()),
+            format!(
+                "equals(archived,{})",
+                s.get_str("archived").unwrap_or_default()
+            ),
         ];
         HttpRequest::get("campaigns")
-            .query("filter", filters::inclusive_range("updated_at", window, &extra))
+            .query(
+                "filter",
+                filters::inclusive_range("updated_at", window, &extra),
+            )
             .query("sort", "updated_at")
     };
     let campaigns = DeclarativeStream::new(
@@ -262,16 +286,16 @@ pub fn all(cfg: &KlaviyoConfig, env: &RunEnv) -> Result<Vec<Arc<DeclarativeStrea
         "flows",
         schema_of!("flows"),
         jsonapi(&req, move |s: &Slice| {
-            let window = s.window.unwrap_or(Window {
-                start,
-                end: now,
-            });
+            let window = s.window.unwrap_or(Window { start, end: now });
             let extra = [format!(
                 "equals(archived,{})",
                 s.get_str("archived").unwrap_or_default()
             )];
             HttpRequest::get("flows")
-                .query("filter", filters::inclusive_range("updated", window, &extra))
+                .query(
+                    "filter",
+                    filters::inclusive_range("updated", window, &extra),
+                )
                 .query("sort", "updated")
         }),
     )
@@ -402,7 +426,12 @@ pub fn all(cfg: &KlaviyoConfig, env: &RunEnv) -> Result<Vec<Arc<DeclarativeStrea
         SimpleRetriever::new(&report_req, |s: &Slice| {
             HttpRequest::post_json(
                 "campaign-values-reports",
-                reports::body("campaign-values-report", reports::CAMPAIGN_STATISTICS, s, false),
+                reports::body(
+                    "campaign-values-report",
+                    reports::CAMPAIGN_STATISTICS,
+                    s,
+                    false,
+                ),
             )
             .header("Content-Type", "application/json")
         })
@@ -420,7 +449,11 @@ pub fn all(cfg: &KlaviyoConfig, env: &RunEnv) -> Result<Vec<Arc<DeclarativeStrea
     .router(report_router)
     .transform(|r: &mut Value, s: &Slice| {
         set_path(r, &["date"], reports::closing_midnight(s));
-        reports::copy_groupings(r, s, &["campaign_id", "campaign_message_id", "send_channel"])
+        reports::copy_groupings(
+            r,
+            s,
+            &["campaign_id", "campaign_message_id", "send_channel"],
+        )
     })
     .normalize()
     .incremental(report_cursor(0));
