@@ -98,7 +98,10 @@ pub fn main(source: impl Source + 'static) -> ! {
     std::process::exit(code)
 }
 
-fn install_panic_hook(output: Output) {
+/// Turns a panic into one TRACE ERROR (`system_error`) on `output`, flushed at once, so even
+/// a bug ends in a protocol message rather than a stack trace on stdout. Process-wide: the
+/// binaries install it once at start.
+pub fn install_panic_hook(output: Output) {
     std::panic::set_hook(Box::new(move |info| {
         let message = match info.payload().downcast_ref::<&str>() {
             Some(s) => s.to_string(),
@@ -155,23 +158,20 @@ async fn run_inner(source: &dyn Source, args: &[String], env: RunEnv, output: Ou
         Ok(c) => c,
         Err(e) => {
             use clap::error::ErrorKind;
-            if matches!(
-                e.kind(),
-                ErrorKind::DisplayHelp | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-            ) {
+            if e.kind() == ErrorKind::DisplayHelp {
                 eprintln!("{e}");
-                return if e.kind() == ErrorKind::DisplayHelp {
-                    0
-                } else {
-                    2
-                };
+                return 0;
             }
             let text = e.render().to_string();
-            let first = text
-                .lines()
-                .next()
-                .unwrap_or("invalid arguments")
-                .trim_start_matches("error: ");
+            // A missing subcommand renders as the help text; say what is missing instead.
+            let first = if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                "a command is required"
+            } else {
+                text.lines()
+                    .next()
+                    .unwrap_or("invalid arguments")
+                    .trim_start_matches("error: ")
+            };
             emit_error(
                 &output,
                 &Error::config(format!(

@@ -83,3 +83,57 @@ pub fn subscriber(output: Output, max_level: Level) -> impl Subscriber + Send + 
     use tracing_subscriber::prelude::*;
     tracing_subscriber::registry().with(ProtocolLogLayer::new(output, max_level))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::Captured;
+    use crate::secrets::Secrets;
+
+    fn logged(max_level: Level, emit: impl FnOnce()) -> Vec<serde_json::Value> {
+        let captured = Captured::default();
+        let secrets = Secrets::new();
+        secrets.add("tok-secret-1234");
+        let output = Output::new(Box::new(captured.clone()), secrets);
+        tracing::subscriber::with_default(subscriber(output.clone(), max_level), emit);
+        output.flush();
+        captured
+            .text()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn only_our_crates_log_to_the_user() {
+        let lines = logged(Level::DEBUG, || {
+            tracing::info!(target: "connector_runtime::http", "from the runtime");
+            tracing::info!(target: "source_klaviyo::streams", "from a source");
+            tracing::info!(target: "integration_tests", "from a test");
+            tracing::info!(target: "hyper::client", "from a dependency");
+            tracing::info!(target: "reqwest::connect", "from another dependency");
+        });
+        let messages: Vec<&str> = lines
+            .iter()
+            .map(|l| l["log"]["message"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            messages,
+            vec!["from the runtime", "from a source", "from a test"]
+        );
+    }
+
+    #[test]
+    fn levels_fields_and_masking() {
+        let lines = logged(Level::INFO, || {
+            tracing::debug!(target: "connector_runtime", "too detailed");
+            tracing::warn!(target: "connector_runtime", attempt = 2, "token tok-secret-1234 rejected");
+            tracing::error!(target: "connector_runtime", "boom");
+        });
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert_eq!(lines[0]["type"], "LOG");
+        assert_eq!(lines[0]["log"]["level"], "WARN");
+        assert_eq!(lines[0]["log"]["message"], "token **** rejected attempt=2");
+        assert_eq!(lines[1]["log"]["level"], "ERROR");
+    }
+}

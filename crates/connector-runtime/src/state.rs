@@ -17,6 +17,8 @@
 //! every partition). A cursor never moves backwards: a partition that yields no record keeps
 //! its starting point.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Map, Value};
 
@@ -51,6 +53,9 @@ pub struct CursorState {
     format: CursorFormat,
     shape: StateShape,
     entries: Vec<Entry>,
+    /// Position of each partition in `entries`, by its canonical JSON: lookups stay O(1) with
+    /// thousands of partitions.
+    index: HashMap<String, usize>,
     global: Option<DateTime<Utc>>,
     /// The global cursor as it came in: intermediate messages carry it unchanged, because a
     /// partition that has not finished must not fall back to a value others reached.
@@ -74,6 +79,7 @@ impl CursorState {
             format,
             shape,
             entries: Vec::new(),
+            index: HashMap::new(),
             global: None,
             input_global: None,
             lookback_secs: 0,
@@ -117,7 +123,7 @@ impl CursorState {
                 };
                 let cursor_obj = item.get("cursor").cloned().unwrap_or(json!({}));
                 let cursor = state.parse_cursor_object(&cursor_obj)?;
-                state.entries.push(Entry {
+                state.insert(Entry {
                     partition: canonical(&partition),
                     cursor,
                     raw: cursor.is_none().then_some(cursor_obj),
@@ -186,27 +192,45 @@ impl CursorState {
             .map(|g| g - Duration::seconds(self.lookback_secs.max(0)))
     }
 
+    fn key(partition: &Partition) -> String {
+        Value::Object(canonical(partition)).to_string()
+    }
+
     fn find(&self, partition: &Partition) -> Option<&Entry> {
-        self.entries.iter().find(|e| &e.partition == partition)
+        self.index
+            .get(&Self::key(partition))
+            .and_then(|i| self.entries.get(*i))
+    }
+
+    /// Adds an entry, or replaces the one of the same partition (a state listing a partition
+    /// twice keeps the last, as a JSON object would).
+    fn insert(&mut self, entry: Entry) {
+        let key = Self::key(&entry.partition);
+        match self.index.get(&key) {
+            Some(i) => self.entries[*i] = entry,
+            None => {
+                self.index.insert(key, self.entries.len());
+                self.entries.push(entry);
+            }
+        }
     }
 
     /// Records that `partition` has safely reached `value`. The cursor only moves forward.
     pub fn advance(&mut self, partition: &Partition, value: DateTime<Utc>) {
-        let canonical_partition = canonical(partition);
-        match self
-            .entries
-            .iter_mut()
-            .find(|e| e.partition == canonical_partition)
-        {
+        let key = Self::key(partition);
+        match self.index.get(&key).and_then(|i| self.entries.get_mut(*i)) {
             Some(e) => {
                 e.cursor = Some(e.cursor.map_or(value, |c| c.max(value)));
                 e.raw = None;
             }
-            None => self.entries.push(Entry {
-                partition: canonical_partition,
-                cursor: Some(value),
-                raw: None,
-            }),
+            None => {
+                self.index.insert(key, self.entries.len());
+                self.entries.push(Entry {
+                    partition: canonical(partition),
+                    cursor: Some(value),
+                    raw: None,
+                });
+            }
         }
     }
 
@@ -453,6 +477,199 @@ mod tests {
         assert_eq!(
             s.start_for(&p("x")).unwrap(),
             parse_date("2024-03-05").unwrap()
+        );
+    }
+
+    fn per_partition(input: Option<&Value>, started: DateTime<Utc>) -> CursorState {
+        CursorState::from_input(
+            "stat_time_day",
+            fmt(),
+            StateShape::PerPartition {
+                parent_state: false,
+            },
+            input,
+            started,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn intermediate_states_keep_the_incoming_global_and_lookback_final_writes_new_ones() {
+        let input = json!({"use_global_cursor": false, "states": [
+            {"partition": {"advertiser_id": "1", "parent_slice": {}}, "cursor": {"stat_time_day": "2024-09-01"}}
+        ], "state": {"stat_time_day": "2024-09-01"}, "lookback_window": 7});
+        let started = parse_date("2024-10-01").unwrap();
+        let mut s = per_partition(Some(&input), started);
+        s.advance(&p("1"), parse_date("2024-09-15").unwrap());
+        s.observe_record(parse_date("2024-09-15").unwrap());
+        // Mid-sync: the partition's own cursor moves, the global state and lookback do not
+        // (a partition not yet finished must not fall back to a value others reached).
+        let mid = s.to_json(started + Duration::seconds(30), false);
+        assert_eq!(
+            mid,
+            json!({"use_global_cursor": false, "states": [
+                {"partition": {"advertiser_id": "1", "parent_slice": {}}, "cursor": {"stat_time_day": "2024-09-15"}}
+            ], "state": {"stat_time_day": "2024-09-01"}, "lookback_window": 7})
+        );
+        // At the end: the largest cursor seen, and this sync's duration in seconds.
+        let last = s.to_json(started + Duration::milliseconds(42_600), true);
+        assert_eq!(last["state"], json!({"stat_time_day": "2024-09-15"}));
+        assert_eq!(last["lookback_window"], json!(43));
+    }
+
+    #[test]
+    fn first_sync_intermediate_state_has_no_global_until_the_end() {
+        let started = now();
+        let mut s = per_partition(None, started);
+        s.advance(&p("1"), parse_date("2024-09-03").unwrap());
+        s.observe_record(parse_date("2024-09-03").unwrap());
+        let mid = s.to_json(started, false);
+        assert!(mid.get("state").is_none(), "{mid}");
+        assert_eq!(mid["lookback_window"], 0);
+        assert_eq!(
+            s.to_json(started, true)["state"],
+            json!({"stat_time_day": "2024-09-03"})
+        );
+    }
+
+    #[test]
+    fn more_than_ten_thousand_partitions_switch_to_the_global_cursor() {
+        let started = now();
+        let mut s = per_partition(None, started);
+        for i in 0..PARTITION_LIMIT {
+            s.advance(&p(&i.to_string()), parse_date("2024-09-01").unwrap());
+        }
+        s.observe_record(parse_date("2024-09-01").unwrap());
+        let at_limit = s.to_json(started, true);
+        assert_eq!(at_limit["use_global_cursor"], false);
+        assert_eq!(
+            at_limit["states"].as_array().map(Vec::len),
+            Some(PARTITION_LIMIT)
+        );
+        s.advance(&p("one-more"), parse_date("2024-09-02").unwrap());
+        s.observe_record(parse_date("2024-09-02").unwrap());
+        let above = s.to_json(started, true);
+        assert_eq!(
+            above,
+            json!({"use_global_cursor": true, "state": {"stat_time_day": "2024-09-02"}, "lookback_window": 0})
+        );
+        // Read back, every partition starts at the global cursor.
+        let back = per_partition(Some(&above), started);
+        assert_eq!(
+            back.start_for(&p("anything")),
+            Some(parse_date("2024-09-02").unwrap())
+        );
+    }
+
+    #[test]
+    fn partition_missing_from_a_per_partition_state_uses_global_minus_lookback_or_the_start() {
+        let with_global = json!({"states": [
+            {"partition": {"advertiser_id": "1", "parent_slice": {}}, "cursor": {"stat_time_day": "2024-09-20"}}
+        ], "state": {"stat_time_day": "2024-09-20"}, "lookback_window": 86400});
+        let s = per_partition(Some(&with_global), now());
+        assert_eq!(
+            s.start_for(&p("1")),
+            Some(parse_date("2024-09-20").unwrap())
+        );
+        assert_eq!(
+            s.start_for(&p("2")),
+            Some(parse_date("2024-09-19").unwrap())
+        );
+        let without_global = json!({"states": [
+            {"partition": {"advertiser_id": "1", "parent_slice": {}}, "cursor": {"stat_time_day": "2024-09-20"}}
+        ]});
+        let s = per_partition(Some(&without_global), now());
+        assert_eq!(s.start_for(&p("2")), None);
+    }
+
+    #[test]
+    fn partition_keys_match_whatever_their_order_in_the_saved_state() {
+        let input = json!({"states": [
+            {"partition": {"parent_slice": {}, "advertiser_id": "1"}, "cursor": {"stat_time_day": "2024-09-20"}}
+        ]});
+        let s = per_partition(Some(&input), now());
+        let reordered = json!({"parent_slice": {}, "advertiser_id": "1"})
+            .as_object()
+            .unwrap()
+            .clone();
+        assert_eq!(
+            s.start_for(&canonical(&reordered)),
+            Some(parse_date("2024-09-20").unwrap())
+        );
+    }
+
+    #[test]
+    fn a_partition_without_cursor_is_written_back_as_it_came() {
+        let input = json!({"states": [
+            {"partition": {"advertiser_id": "1", "parent_slice": {}}, "cursor": {}}
+        ], "state": {"stat_time_day": "2024-09-20"}, "lookback_window": 0});
+        let s = per_partition(Some(&input), now());
+        let out = s.to_json(now(), false);
+        assert_eq!(out["states"][0]["cursor"], json!({}));
+    }
+
+    #[test]
+    fn wrong_state_shapes_are_config_errors_that_say_what_is_wrong() {
+        for (input, needle) in [
+            (json!({"states": {"a": 1}}), "must be a list"),
+            (
+                json!({"states": [{"cursor": {}}]}),
+                "needs a \"partition\" object",
+            ),
+            (
+                json!({"state": {"stat_time_day": "2024-01-01"}, "lookback_window": "soon"}),
+                "lookback_window",
+            ),
+            (
+                json!({"state": {"stat_time_day": "yesterday"}}),
+                "not a date",
+            ),
+            (json!("2024-01-01"), "must be a JSON object"),
+        ] {
+            let err = CursorState::from_input(
+                "stat_time_day",
+                fmt(),
+                StateShape::PerPartition {
+                    parent_state: false,
+                },
+                Some(&input),
+                now(),
+            )
+            .unwrap_err();
+            assert_eq!(
+                err.failure_type(),
+                airbyte_protocol::FailureType::ConfigError
+            );
+            assert!(err.message().contains(needle), "{input}: {}", err.message());
+        }
+    }
+
+    #[test]
+    fn no_cursor_marker_and_empty_state_mean_a_first_sync() {
+        for input in [
+            json!({}),
+            json!({"__ab_no_cursor_state_message": true}),
+            Value::Null,
+        ] {
+            let s = per_partition(Some(&input), now());
+            assert_eq!(s.start_for(&p("1")), None);
+        }
+    }
+
+    #[test]
+    fn a_partition_listed_twice_keeps_the_last_entry() {
+        let input = json!({"states": [
+            {"partition": {"advertiser_id": "1", "parent_slice": {}}, "cursor": {"stat_time_day": "2024-09-01"}},
+            {"partition": {"parent_slice": {}, "advertiser_id": "1"}, "cursor": {"stat_time_day": "2024-09-05"}}
+        ]});
+        let s = per_partition(Some(&input), now());
+        assert_eq!(
+            s.start_for(&p("1")),
+            Some(parse_date("2024-09-05").unwrap())
+        );
+        assert_eq!(
+            s.to_json(now(), false)["states"].as_array().map(Vec::len),
+            Some(1)
         );
     }
 }

@@ -12,7 +12,7 @@
 //! - nothing is buffered whole: records flow from each page straight to the output.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 
 use airbyte_protocol::{AirbyteMessage, StateMessage, StreamStatus, SyncMode};
@@ -281,15 +281,40 @@ pub fn prepare_state(
     .map_err(|e| e.context(&format!("Stream {}: ", stream.name)))
 }
 
+/// Up to this many partitions, a STATE follows every completed window. Above it, an
+/// intermediate STATE follows every `ceil(partitions / STATE_EVERY_PARTITIONS)` completed
+/// windows: each per-partition state lists every partition, so emitting one per window would
+/// cost O(partitions²) bytes over a sync; throttled, the total stays linear.
+pub const STATE_EVERY_PARTITIONS: usize = 50;
+
+/// How many completed windows an intermediate STATE waits for, given the partition count.
+pub fn state_interval(partitions: usize) -> u64 {
+    partitions.div_ceil(STATE_EVERY_PARTITIONS).max(1) as u64
+}
+
 struct StreamRun {
     stream: Arc<DeclarativeStream>,
     incremental: bool,
     state: StdMutex<Option<CursorState>>,
     records_since_state: AtomicU64,
     running: AtomicBool,
+    /// Partitions of this stream in this sync (set once they are known).
+    partitions: AtomicUsize,
+    /// Windows completed so far, across partitions (drives the state throttle).
+    windows_done: AtomicU64,
 }
 
 impl StreamRun {
+    /// Called after each completed window: emits an intermediate STATE when the throttle
+    /// allows it (always, for streams with few partitions).
+    fn window_done(&self, ctx: &SyncContext) {
+        let done = self.windows_done.fetch_add(1, Ordering::SeqCst) + 1;
+        let every = state_interval(self.partitions.load(Ordering::SeqCst));
+        if done.checked_rem(every) == Some(0) {
+            self.emit_state(ctx, false);
+        }
+    }
+
     fn emit_state(&self, ctx: &SyncContext, final_message: bool) {
         let Ok(guard) = self.state.lock() else { return };
         let value = match guard.as_ref() {
@@ -396,7 +421,7 @@ async fn read_partition(
                 }
             }
         }
-        run.emit_state(&ctx, false);
+        run.window_done(&ctx);
     }
     Ok(())
 }
@@ -409,8 +434,11 @@ async fn read_stream(ctx: Arc<SyncContext>, req: StreamRequest) -> Result<(), Er
         state: StdMutex::new(req.state),
         records_since_state: AtomicU64::new(0),
         running: AtomicBool::new(false),
+        partitions: AtomicUsize::new(0),
+        windows_done: AtomicU64::new(0),
     });
     let partitions = req.stream.router.partitions(&ctx).await?;
+    run.partitions.store(partitions.len(), Ordering::SeqCst);
     tracing::info!("Reading stream {name}: {} partition(s)", partitions.len());
     let mut tasks = tokio::task::JoinSet::new();
     for p in partitions {
@@ -494,4 +522,19 @@ pub async fn read(ctx: Arc<SyncContext>, requests: Vec<StreamRequest>) -> Vec<(S
     }
     failed.sort_by(|a, b| a.0.cmp(&b.0));
     failed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_interval_is_every_window_for_few_partitions_and_grows_with_many() {
+        assert_eq!(state_interval(0), 1);
+        assert_eq!(state_interval(1), 1);
+        assert_eq!(state_interval(STATE_EVERY_PARTITIONS), 1);
+        assert_eq!(state_interval(STATE_EVERY_PARTITIONS + 1), 2);
+        assert_eq!(state_interval(1_000), 20);
+        assert_eq!(state_interval(10_001), 201);
+    }
 }
