@@ -28,7 +28,9 @@ fn ok(body: Value) -> ResponseTemplate {
 }
 
 async fn get(server: &MockServer, p: &str, query: &[(&str, &str)], resp: ResponseTemplate, n: u64) {
-    let mut m = Mock::given(method("GET")).and(path(p)).and(header("Authorization", "Bearer atoken-123"));
+    let mut m = Mock::given(method("GET"))
+        .and(path(p))
+        .and(header("Authorization", "Bearer atoken-123"));
     for (k, v) in query {
         m = m.and(query_param(*k, *v));
     }
@@ -39,24 +41,38 @@ async fn mount_accounts(server: &MockServer) {
     Mock::given(method("GET"))
         .and(path("/v5/ad_accounts"))
         .and(query_param_is_missing("bookmark"))
-        .respond_with(ok(json!({"items": [{"id": "a1", "name": "one"}], "bookmark": "B2"})))
+        .respond_with(ok(
+            json!({"items": [{"id": "a1", "name": "one"}], "bookmark": "B2"}),
+        ))
         .mount(server)
         .await;
     Mock::given(method("GET"))
         .and(path("/v5/ad_accounts"))
         .and(query_param("bookmark", "B2"))
-        .respond_with(ok(json!({"items": [{"id": "a2", "name": "two"}], "bookmark": ""})))
+        .respond_with(ok(
+            json!({"items": [{"id": "a2", "name": "two"}], "bookmark": ""}),
+        ))
         .mount(server)
         .await;
 }
 
 #[tokio::test]
 async fn spec_is_the_official_spec() {
-    let r = run(&SourcePinterest, env(BASE_URL_VAR, "http://127.0.0.1:1", NOW), &["spec"]).await;
+    let r = run(
+        &SourcePinterest,
+        env(BASE_URL_VAR, "http://127.0.0.1:1", NOW),
+        &["spec"],
+    )
+    .await;
     assert_eq!(r.code, 0);
-    let official: Value =
-        serde_json::from_str(include_str!("../../crates/source-pinterest/resources/spec.json")).unwrap();
-    assert_eq!(r.spec()["connectionSpecification"], official["connectionSpecification"]);
+    let official: Value = serde_json::from_str(include_str!(
+        "../../crates/source-pinterest/resources/spec.json"
+    ))
+    .unwrap();
+    assert_eq!(
+        r.spec()["connectionSpecification"],
+        official["connectionSpecification"]
+    );
 }
 
 #[tokio::test]
@@ -64,7 +80,13 @@ async fn discover_lists_32_streams_plus_one_per_custom_report_with_official_name
     let mut c = config();
     c["custom_reports"] = json!([{"name": "MyAdsReport", "level": "ADVERTISER", "granularity": "DAY",
         "columns": ["SPEND_IN_DOLLAR"], "conversion_report_time": "TIME_OF_AD_ACTION"}]);
-    let r = with_config(&SourcePinterest, env(BASE_URL_VAR, "http://127.0.0.1:1", NOW), "discover", &c).await;
+    let r = with_config(
+        &SourcePinterest,
+        env(BASE_URL_VAR, "http://127.0.0.1:1", NOW),
+        "discover",
+        &c,
+    )
+    .await;
     assert_eq!(r.code, 0, "{}", r.raw);
     let names = r.stream_names();
     assert_eq!(names.len(), 33);
@@ -73,18 +95,46 @@ async fn discover_lists_32_streams_plus_one_per_custom_report_with_official_name
     assert_eq!(names[27], "advertiser_targeting_report");
     assert_eq!(names[32], "custom__my_ads_report");
     let cat = r.catalog();
-    let stream = |n: &str| cat["streams"].as_array().unwrap().iter().find(|s| s["name"] == n).unwrap().clone();
-    assert_eq!(stream("campaigns")["default_cursor_field"], json!(["updated_time"]));
-    assert_eq!(stream("campaigns")["source_defined_primary_key"], json!([["id"]]));
-    assert_eq!(stream("user_account_analytics")["default_cursor_field"], json!(["date"]));
-    assert_eq!(stream("ad_analytics")["default_cursor_field"], json!(["DATE"]));
-    assert!(stream("ad_analytics").get("source_defined_primary_key").is_none());
-    assert_eq!(stream("boards")["supported_sync_modes"], json!(["full_refresh"]));
+    let stream = |n: &str| {
+        cat["streams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == n)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        stream("campaigns")["default_cursor_field"],
+        json!(["updated_time"])
+    );
+    assert_eq!(
+        stream("campaigns")["source_defined_primary_key"],
+        json!([["id"]])
+    );
+    assert_eq!(
+        stream("user_account_analytics")["default_cursor_field"],
+        json!(["date"])
+    );
+    assert_eq!(
+        stream("ad_analytics")["default_cursor_field"],
+        json!(["DATE"])
+    );
+    assert!(stream("ad_analytics")
+        .get("source_defined_primary_key")
+        .is_none());
+    assert_eq!(
+        stream("boards")["supported_sync_modes"],
+        json!(["full_refresh"])
+    );
     assert_eq!(
         stream("boards")["json_schema"]["properties"]["created_at"]["airbyte_type"],
         json!("timestamp_without_timezone")
     );
-    assert!(stream("custom__my_ads_report")["json_schema"]["properties"]["TOTAL_IMPRESSION"].is_object());
+    assert!(
+        stream("custom__my_ads_report")["json_schema"]["properties"]["TOTAL_IMPRESSION"]
+            .is_object()
+    );
 }
 
 #[tokio::test]
@@ -92,11 +142,20 @@ async fn legacy_window_day_arrays_are_unwrapped_and_written_back() {
     let mut c = config();
     c["custom_reports"] = json!([{"name": "r", "level": "ADVERTISER", "granularity": "DAY", "columns": [],
         "click_window_days": [7], "conversion_report_time": "TIME_OF_AD_ACTION"}]);
-    let r = with_config(&SourcePinterest, env(BASE_URL_VAR, "http://127.0.0.1:1", NOW), "discover", &c).await;
+    let r = with_config(
+        &SourcePinterest,
+        env(BASE_URL_VAR, "http://127.0.0.1:1", NOW),
+        "discover",
+        &c,
+    )
+    .await;
     assert_eq!(r.code, 0, "{}", r.raw);
     let controls = r.controls();
     assert_eq!(controls.len(), 1);
-    assert_eq!(controls[0]["custom_reports"][0]["click_window_days"], json!(7));
+    assert_eq!(
+        controls[0]["custom_reports"][0]["click_window_days"],
+        json!(7)
+    );
 }
 
 #[tokio::test]
@@ -105,23 +164,52 @@ async fn check_reads_the_first_user_account_analytics_window() {
     get(
         &server,
         "/v5/user_account/analytics",
-        &[("granularity", "DAY"), ("start_date", "2024-01-12"), ("end_date", "2024-02-10")],
+        &[
+            ("granularity", "DAY"),
+            ("start_date", "2024-01-12"),
+            ("end_date", "2024-02-10"),
+        ],
         ok(json!({"all": {"daily_metrics": []}})),
         1,
     )
     .await;
-    let r = with_config(&SourcePinterest, env(BASE_URL_VAR, &server.uri(), NOW), "check", &config()).await;
+    let r = with_config(
+        &SourcePinterest,
+        env(BASE_URL_VAR, &server.uri(), NOW),
+        "check",
+        &config(),
+    )
+    .await;
     assert_eq!(r.connection_status()["status"], "SUCCEEDED", "{}", r.raw);
 }
 
 #[tokio::test]
 async fn check_reports_a_forbidden_account() {
     let server = MockServer::start().await;
-    get(&server, "/v5/user_account/analytics", &[], ResponseTemplate::new(403).set_body_json(json!({"code": 3, "message": "Forbidden"})), 1).await;
-    let r = with_config(&SourcePinterest, env(BASE_URL_VAR, &server.uri(), NOW), "check", &config()).await;
+    get(
+        &server,
+        "/v5/user_account/analytics",
+        &[],
+        ResponseTemplate::new(403).set_body_json(json!({"code": 3, "message": "Forbidden"})),
+        1,
+    )
+    .await;
+    let r = with_config(
+        &SourcePinterest,
+        env(BASE_URL_VAR, &server.uri(), NOW),
+        "check",
+        &config(),
+    )
+    .await;
     assert_eq!(r.connection_status()["status"], "FAILED");
-    let msg = r.connection_status()["message"].as_str().unwrap().to_string();
-    assert!(msg.starts_with("Stream user_account_analytics is not available: "), "{msg}");
+    let msg = r.connection_status()["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        msg.starts_with("Stream user_account_analytics is not available: "),
+        "{msg}"
+    );
 }
 
 #[tokio::test]
@@ -144,19 +232,38 @@ async fn refreshes_the_token_with_basic_auth_and_writes_rotated_tokens_back() {
         .mount(&server)
         .await;
     let mut c = config();
-    c["credentials"].as_object_mut().unwrap().remove("access_token");
-    c["credentials"].as_object_mut().unwrap().remove("token_expiry_date");
-    let r = read(&SourcePinterest, env(BASE_URL_VAR, &server.uri(), NOW), &c, &catalog(&[("boards", "full_refresh")]), None).await;
+    c["credentials"]
+        .as_object_mut()
+        .unwrap()
+        .remove("access_token");
+    c["credentials"]
+        .as_object_mut()
+        .unwrap()
+        .remove("token_expiry_date");
+    let r = read(
+        &SourcePinterest,
+        env(BASE_URL_VAR, &server.uri(), NOW),
+        &c,
+        &catalog(&[("boards", "full_refresh")]),
+        None,
+    )
+    .await;
     assert_eq!(r.code, 0, "{}", r.raw);
     assert_eq!(r.records("boards"), vec![json!({"id": "b1"})]);
     let controls = r.controls();
     assert_eq!(controls.len(), 1);
     assert_eq!(controls[0]["credentials"]["refresh_token"], "new-refresh");
     assert_eq!(controls[0]["credentials"]["access_token"], "new-access");
-    assert_eq!(controls[0]["credentials"]["token_expiry_date"], "2024-04-10T13:00:00+00:00");
+    assert_eq!(
+        controls[0]["credentials"]["token_expiry_date"],
+        "2024-04-10T13:00:00+00:00"
+    );
     assert_eq!(controls[0]["start_date"], "2024-01-01");
     // Secrets never leak into logs.
-    assert!(!r.logs().iter().any(|l| l.contains("new-refresh") || l.contains("csecret-123")));
+    assert!(!r
+        .logs()
+        .iter()
+        .any(|l| l.contains("new-refresh") || l.contains("csecret-123")));
 }
 
 #[tokio::test]
@@ -168,19 +275,42 @@ async fn a_401_refreshes_the_token_once_and_repeats_the_request() {
         .expect(1)
         .mount(&server)
         .await;
-    get(&server, "/v5/catalogs", &[], ResponseTemplate::new(401).set_body_json(json!({"code": 2, "message": "Authentication failed."})), 1).await;
+    get(
+        &server,
+        "/v5/catalogs",
+        &[],
+        ResponseTemplate::new(401)
+            .set_body_json(json!({"code": 2, "message": "Authentication failed."})),
+        1,
+    )
+    .await;
     Mock::given(method("GET"))
         .and(path("/v5/catalogs"))
         .and(header("Authorization", "Bearer fresh"))
-        .respond_with(ok(json!({"items": [{"id": "c1", "created_at": "2021-06-08T09:37:18"}]})))
+        .respond_with(ok(
+            json!({"items": [{"id": "c1", "created_at": "2021-06-08T09:37:18"}]}),
+        ))
         .expect(1)
         .mount(&server)
         .await;
-    let r = read(&SourcePinterest, env(BASE_URL_VAR, &server.uri(), NOW), &config(), &catalog(&[("catalogs", "full_refresh")]), None).await;
+    let r = read(
+        &SourcePinterest,
+        env(BASE_URL_VAR, &server.uri(), NOW),
+        &config(),
+        &catalog(&[("catalogs", "full_refresh")]),
+        None,
+    )
+    .await;
     assert_eq!(r.code, 0, "{}", r.raw);
-    assert_eq!(r.records("catalogs"), vec![json!({"id": "c1", "created_at": "2021-06-08T09:37:18"})]);
+    assert_eq!(
+        r.records("catalogs"),
+        vec![json!({"id": "c1", "created_at": "2021-06-08T09:37:18"})]
+    );
     // No rotated refresh token: the old one is kept in the written-back config.
-    assert_eq!(r.controls()[0]["credentials"]["refresh_token"], "rtoken-123");
+    assert_eq!(
+        r.controls()[0]["credentials"]["refresh_token"],
+        "rtoken-123"
+    );
 }
 
 #[tokio::test]
@@ -193,12 +323,25 @@ async fn a_rejected_refresh_token_is_a_config_error() {
         .mount(&server)
         .await;
     let mut c = config();
-    c["credentials"].as_object_mut().unwrap().remove("access_token");
-    let r = read(&SourcePinterest, env(BASE_URL_VAR, &server.uri(), NOW), &c, &catalog(&[("boards", "full_refresh")]), None).await;
+    c["credentials"]
+        .as_object_mut()
+        .unwrap()
+        .remove("access_token");
+    let r = read(
+        &SourcePinterest,
+        env(BASE_URL_VAR, &server.uri(), NOW),
+        &c,
+        &catalog(&[("boards", "full_refresh")]),
+        None,
+    )
+    .await;
     assert_eq!(r.code, 1);
     let errors = r.errors();
     assert_eq!(errors[0]["failure_type"], "config_error", "{errors:?}");
-    assert!(errors[0]["message"].as_str().unwrap().contains("Refresh token was rejected"));
+    assert!(errors[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("Refresh token was rejected"));
 }
 
 #[tokio::test]
@@ -214,7 +357,14 @@ async fn legacy_flat_config_reads_client_credentials_from_the_top_level() {
         .mount(&server)
         .await;
     let c = json!({"client_id": "cid", "client_secret": "csecret-123", "refresh_token": "flat-rt"});
-    let r = read(&SourcePinterest, env(BASE_URL_VAR, &server.uri(), NOW), &c, &catalog(&[("boards", "full_refresh")]), None).await;
+    let r = read(
+        &SourcePinterest,
+        env(BASE_URL_VAR, &server.uri(), NOW),
+        &c,
+        &catalog(&[("boards", "full_refresh")]),
+        None,
+    )
+    .await;
     assert_eq!(r.code, 1);
     assert_eq!(r.errors()[0]["failure_type"], "config_error");
 }
@@ -233,23 +383,66 @@ async fn boards_sections_and_section_pins_follow_bookmarks_and_account_scope() {
         .expect(2)
         .mount(&server)
         .await;
-    get(&server, "/v5/boards", &[("ad_account_id", "a1"), ("bookmark", "NEXT")], ok(json!({"items": [{"id": "b2"}], "bookmark": null})), 2).await;
-    get(&server, "/v5/boards/b1/sections", &[("ad_account_id", "a1")], ok(json!({"items": [{"id": "s1"}]})), 1).await;
-    get(&server, "/v5/boards/b2/sections", &[("ad_account_id", "a1")], ok(json!({"items": []})), 1).await;
-    get(&server, "/v5/boards/b1/sections/s1/pins", &[("ad_account_id", "a1")], ok(json!({"items": [{"id": "p1", "nested": {"x": null}}]})), 1).await;
+    get(
+        &server,
+        "/v5/boards",
+        &[("ad_account_id", "a1"), ("bookmark", "NEXT")],
+        ok(json!({"items": [{"id": "b2"}], "bookmark": null})),
+        2,
+    )
+    .await;
+    get(
+        &server,
+        "/v5/boards/b1/sections",
+        &[("ad_account_id", "a1")],
+        ok(json!({"items": [{"id": "s1"}]})),
+        1,
+    )
+    .await;
+    get(
+        &server,
+        "/v5/boards/b2/sections",
+        &[("ad_account_id", "a1")],
+        ok(json!({"items": []})),
+        1,
+    )
+    .await;
+    get(
+        &server,
+        "/v5/boards/b1/sections/s1/pins",
+        &[("ad_account_id", "a1")],
+        ok(json!({"items": [{"id": "p1", "nested": {"x": null}}]})),
+        1,
+    )
+    .await;
     let r = read(
         &SourcePinterest,
         env(BASE_URL_VAR, &server.uri(), NOW),
         &c,
-        &catalog(&[("boards", "full_refresh"), ("board_section_pins", "full_refresh")]),
+        &catalog(&[
+            ("boards", "full_refresh"),
+            ("board_section_pins", "full_refresh"),
+        ]),
         None,
     )
     .await;
     assert_eq!(r.code, 0, "{}", r.raw);
     // Top-level nulls are dropped, nested ones kept (as the official connector emits them).
-    assert_eq!(r.records("boards"), vec![json!({"id": "b1", "created_at": "2021-06-08T09:37:18"}), json!({"id": "b2"})]);
-    assert_eq!(r.records("board_section_pins"), vec![json!({"id": "p1", "nested": {"x": null}})]);
-    assert_eq!(r.last_state("board_section_pins").unwrap(), json!({"__ab_no_cursor_state_message": true}));
+    assert_eq!(
+        r.records("boards"),
+        vec![
+            json!({"id": "b1", "created_at": "2021-06-08T09:37:18"}),
+            json!({"id": "b2"})
+        ]
+    );
+    assert_eq!(
+        r.records("board_section_pins"),
+        vec![json!({"id": "p1", "nested": {"x": null}})]
+    );
+    assert_eq!(
+        r.last_state("board_section_pins").unwrap(),
+        json!({"__ab_no_cursor_state_message": true})
+    );
 }
 
 #[tokio::test]
@@ -258,38 +451,78 @@ async fn account_id_reads_the_single_ad_account_object() {
     let mut c = config();
     c["account_id"] = json!("549761668032");
     // Once as the ad_accounts stream, once as the parent of audiences.
-    get(&server, "/v5/ad_accounts/549761668032", &[], ok(json!({"id": "549761668032", "name": "acct"})), 2).await;
-    get(&server, "/v5/ad_accounts/549761668032/audiences", &[], ok(json!({"items": [{"id": "au1"}]})), 1).await;
+    get(
+        &server,
+        "/v5/ad_accounts/549761668032",
+        &[],
+        ok(json!({"id": "549761668032", "name": "acct"})),
+        2,
+    )
+    .await;
+    get(
+        &server,
+        "/v5/ad_accounts/549761668032/audiences",
+        &[],
+        ok(json!({"items": [{"id": "au1"}]})),
+        1,
+    )
+    .await;
     let r = read(
         &SourcePinterest,
         env(BASE_URL_VAR, &server.uri(), NOW),
         &c,
-        &catalog(&[("ad_accounts", "full_refresh"), ("audiences", "full_refresh")]),
+        &catalog(&[
+            ("ad_accounts", "full_refresh"),
+            ("audiences", "full_refresh"),
+        ]),
         None,
     )
     .await;
     assert_eq!(r.code, 0, "{}", r.raw);
-    assert_eq!(r.records("ad_accounts"), vec![json!({"id": "549761668032", "name": "acct"})]);
+    assert_eq!(
+        r.records("ad_accounts"),
+        vec![json!({"id": "549761668032", "name": "acct"})]
+    );
     assert_eq!(r.records("audiences"), vec![json!({"id": "au1"})]);
 }
 
 #[tokio::test]
 async fn catalog_feeds_lose_their_credentials_and_409_product_groups_are_skipped() {
     let server = MockServer::start().await;
-    get(&server, "/v5/catalogs/feeds", &[], ok(json!({"items": [{"id": "f1", "credentials": {"password": "x"}}]})), 1).await;
-    get(&server, "/v5/catalogs/product_groups", &[], ResponseTemplate::new(409).set_body_json(json!({"code": 4, "message": "no catalog"})), 1).await;
+    get(
+        &server,
+        "/v5/catalogs/feeds",
+        &[],
+        ok(json!({"items": [{"id": "f1", "credentials": {"password": "x"}}]})),
+        1,
+    )
+    .await;
+    get(
+        &server,
+        "/v5/catalogs/product_groups",
+        &[],
+        ResponseTemplate::new(409).set_body_json(json!({"code": 4, "message": "no catalog"})),
+        1,
+    )
+    .await;
     let r = read(
         &SourcePinterest,
         env(BASE_URL_VAR, &server.uri(), NOW),
         &config(),
-        &catalog(&[("catalogs_feeds", "full_refresh"), ("catalogs_product_groups", "full_refresh")]),
+        &catalog(&[
+            ("catalogs_feeds", "full_refresh"),
+            ("catalogs_product_groups", "full_refresh"),
+        ]),
         None,
     )
     .await;
     assert_eq!(r.code, 0, "{}", r.raw);
     assert_eq!(r.records("catalogs_feeds"), vec![json!({"id": "f1"})]);
     assert!(r.records("catalogs_product_groups").is_empty());
-    assert_eq!(r.statuses("catalogs_product_groups").last().unwrap(), "COMPLETE");
+    assert_eq!(
+        r.statuses("catalogs_product_groups").last().unwrap(),
+        "COMPLETE"
+    );
 }
 
 #[tokio::test]
@@ -310,10 +543,30 @@ async fn campaigns_filter_updated_time_client_side_and_write_per_partition_state
         1,
     )
     .await;
-    get(&server, "/v5/ad_accounts/a2/campaigns", &[("entity_statuses", "ACTIVE,PAUSED")], ok(json!({"items": []})), 1).await;
-    let r = read(&SourcePinterest, env(BASE_URL_VAR, &server.uri(), NOW), &c, &catalog(&[("campaigns", "incremental")]), None).await;
+    get(
+        &server,
+        "/v5/ad_accounts/a2/campaigns",
+        &[("entity_statuses", "ACTIVE,PAUSED")],
+        ok(json!({"items": []})),
+        1,
+    )
+    .await;
+    let r = read(
+        &SourcePinterest,
+        env(BASE_URL_VAR, &server.uri(), NOW),
+        &c,
+        &catalog(&[("campaigns", "incremental")]),
+        None,
+    )
+    .await;
     assert_eq!(r.code, 0, "{}", r.raw);
-    assert_eq!(r.records("campaigns"), vec![json!({"id": "c1", "updated_time": 1712102400}), json!({"id": "c3"})]);
+    assert_eq!(
+        r.records("campaigns"),
+        vec![
+            json!({"id": "c1", "updated_time": 1712102400}),
+            json!({"id": "c3"})
+        ]
+    );
     assert_eq!(
         r.last_state("campaigns").unwrap(),
         json!({"use_global_cursor": false, "states": [
@@ -332,7 +585,14 @@ async fn campaigns_resume_from_an_official_state_and_keep_the_start_date_floor()
         {"id": "c2", "updated_time": 1712102400},
         {"id": "c3", "updated_time": 1703000000}
     ]});
-    get(&server, "/v5/ad_accounts/a1/campaigns", &[], ok(rows.clone()), 1).await;
+    get(
+        &server,
+        "/v5/ad_accounts/a1/campaigns",
+        &[],
+        ok(rows.clone()),
+        1,
+    )
+    .await;
     get(&server, "/v5/ad_accounts/a2/campaigns", &[], ok(rows), 1).await;
     let state = json!({"use_global_cursor": false, "states": [
         {"partition": {"id": "a1", "parent_slice": {}}, "cursor": {"updated_time": "1712102400"}},
@@ -357,8 +617,14 @@ async fn campaigns_resume_from_an_official_state_and_keep_the_start_date_floor()
         ]
     );
     let last = r.last_state("campaigns").unwrap();
-    assert_eq!(last["states"][0]["cursor"], json!({"updated_time": "1712102400"}));
-    assert_eq!(last["states"][1]["cursor"], json!({"updated_time": "1712102400"}));
+    assert_eq!(
+        last["states"][0]["cursor"],
+        json!({"updated_time": "1712102400"})
+    );
+    assert_eq!(
+        last["states"][1]["cursor"],
+        json!({"updated_time": "1712102400"})
+    );
 }
 
 #[tokio::test]
@@ -403,10 +669,27 @@ async fn keywords_are_read_per_ad_group_updated_since_the_start_date() {
         1,
     )
     .await;
-    get(&server, "/v5/ad_accounts/a1/keywords", &[("ad_group_id", "g1")], ok(json!({"items": [{"id": "k1", "value": "shoes"}]})), 1).await;
-    let r = read(&SourcePinterest, env(BASE_URL_VAR, &server.uri(), NOW), &config(), &catalog(&[("keywords", "full_refresh")]), None).await;
+    get(
+        &server,
+        "/v5/ad_accounts/a1/keywords",
+        &[("ad_group_id", "g1")],
+        ok(json!({"items": [{"id": "k1", "value": "shoes"}]})),
+        1,
+    )
+    .await;
+    let r = read(
+        &SourcePinterest,
+        env(BASE_URL_VAR, &server.uri(), NOW),
+        &config(),
+        &catalog(&[("keywords", "full_refresh")]),
+        None,
+    )
+    .await;
     assert_eq!(r.code, 0, "{}", r.raw);
-    assert_eq!(r.records("keywords"), vec![json!({"id": "k1", "value": "shoes"})]);
+    assert_eq!(
+        r.records("keywords"),
+        vec![json!({"id": "k1", "value": "shoes"})]
+    );
 }
 
 #[tokio::test]
@@ -417,22 +700,49 @@ async fn campaign_analytics_windows_of_30_days_and_grandchild_partition_state() 
         .respond_with(ok(json!({"items": [{"id": "a1"}]})))
         .mount(&server)
         .await;
-    get(&server, "/v5/ad_accounts/a1/campaigns", &[], ok(json!({"items": [{"id": "c1", "updated_time": 1712102400}]})), 1).await;
+    get(
+        &server,
+        "/v5/ad_accounts/a1/campaigns",
+        &[],
+        ok(json!({"items": [{"id": "c1", "updated_time": 1712102400}]})),
+        1,
+    )
+    .await;
     for (start, end, rows) in [
-        ("2024-01-12", "2024-02-10", json!([{"DATE": "2024-01-20", "CAMPAIGN_ID": 1, "SPEND_IN_DOLLAR": 1}])),
+        (
+            "2024-01-12",
+            "2024-02-10",
+            json!([{"DATE": "2024-01-20", "CAMPAIGN_ID": 1, "SPEND_IN_DOLLAR": 1}]),
+        ),
         ("2024-02-11", "2024-03-11", json!([])),
-        ("2024-03-12", "2024-04-10", json!([{"DATE": "2024-04-02", "CAMPAIGN_ID": 1, "SPEND_IN_DOLLAR": 2}])),
+        (
+            "2024-03-12",
+            "2024-04-10",
+            json!([{"DATE": "2024-04-02", "CAMPAIGN_ID": 1, "SPEND_IN_DOLLAR": 2}]),
+        ),
     ] {
         get(
             &server,
             "/v5/ad_accounts/a1/campaigns/analytics",
-            &[("campaign_ids", "c1"), ("granularity", "DAY"), ("start_date", start), ("end_date", end)],
+            &[
+                ("campaign_ids", "c1"),
+                ("granularity", "DAY"),
+                ("start_date", start),
+                ("end_date", end),
+            ],
             ok(rows),
             1,
         )
         .await;
     }
-    let r = read(&SourcePinterest, env(BASE_URL_VAR, &server.uri(), NOW), &config(), &catalog(&[("campaign_analytics", "incremental")]), None).await;
+    let r = read(
+        &SourcePinterest,
+        env(BASE_URL_VAR, &server.uri(), NOW),
+        &config(),
+        &catalog(&[("campaign_analytics", "incremental")]),
+        None,
+    )
+    .await;
     assert_eq!(r.code, 0, "{}", r.raw);
     // Sync analytics rows are emitted as the API returns them (no type coercion).
     assert_eq!(
@@ -466,12 +776,18 @@ async fn user_account_analytics_resumes_from_its_flat_date_state() {
         env(BASE_URL_VAR, &server.uri(), NOW),
         &config(),
         &catalog(&[("user_account_analytics", "incremental")]),
-        Some(&state_for("user_account_analytics", json!({"date": "2024-04-01"}))),
+        Some(&state_for(
+            "user_account_analytics",
+            json!({"date": "2024-04-01"}),
+        )),
     )
     .await;
     assert_eq!(r.code, 0, "{}", r.raw);
     assert_eq!(r.records("user_account_analytics").len(), 1);
-    assert_eq!(r.last_state("user_account_analytics").unwrap(), json!({"date": "2024-04-03"}));
+    assert_eq!(
+        r.last_state("user_account_analytics").unwrap(),
+        json!({"date": "2024-04-03"})
+    );
 }
 
 #[tokio::test]
@@ -486,7 +802,9 @@ async fn ad_account_analytics_retries_transient_400_and_retry_after_answers() {
         .await;
     Mock::given(method("GET"))
         .and(path("/v5/ad_accounts/a1/analytics"))
-        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"code": 1, "message": "You can only get data from the last 90 days"})))
+        .respond_with(ResponseTemplate::new(400).set_body_json(
+            json!({"code": 1, "message": "You can only get data from the last 90 days"}),
+        ))
         .up_to_n_times(1)
         .expect(1)
         .mount(&server)
@@ -498,11 +816,32 @@ async fn ad_account_analytics_retries_transient_400_and_retry_after_answers() {
         .expect(1)
         .mount(&server)
         .await;
-    get(&server, "/v5/ad_accounts/a1/analytics", &[("start_date", "2024-04-01"), ("end_date", "2024-04-10")], ok(json!([{"DATE": "2024-04-05", "AD_ACCOUNT_ID": "a1"}])), 1).await;
-    let r = read(&SourcePinterest, env(BASE_URL_VAR, &server.uri(), NOW), &c, &catalog(&[("ad_account_analytics", "incremental")]), None).await;
+    get(
+        &server,
+        "/v5/ad_accounts/a1/analytics",
+        &[("start_date", "2024-04-01"), ("end_date", "2024-04-10")],
+        ok(json!([{"DATE": "2024-04-05", "AD_ACCOUNT_ID": "a1"}])),
+        1,
+    )
+    .await;
+    let r = read(
+        &SourcePinterest,
+        env(BASE_URL_VAR, &server.uri(), NOW),
+        &c,
+        &catalog(&[("ad_account_analytics", "incremental")]),
+        None,
+    )
+    .await;
     assert_eq!(r.code, 0, "{}", r.raw);
-    assert_eq!(r.records("ad_account_analytics"), vec![json!({"DATE": "2024-04-05", "AD_ACCOUNT_ID": "a1"})]);
-    assert!(r.logs().iter().any(|l| l.contains("retrying in 8.0s")), "{:?}", r.logs());
+    assert_eq!(
+        r.records("ad_account_analytics"),
+        vec![json!({"DATE": "2024-04-05", "AD_ACCOUNT_ID": "a1"})]
+    );
+    assert!(
+        r.logs().iter().any(|l| l.contains("retrying in 8.0s")),
+        "{:?}",
+        r.logs()
+    );
 }
 
 #[tokio::test]
@@ -519,18 +858,53 @@ async fn rate_limit_code_8_is_retried_after_the_reset_header_and_no_page_is_lost
         .expect(1)
         .mount(&server)
         .await;
-    get(&server, "/v5/boards", &[], ok(json!({"items": [{"id": "b1"}]})), 1).await;
-    let r = read(&SourcePinterest, env(BASE_URL_VAR, &server.uri(), NOW), &config(), &catalog(&[("boards", "full_refresh")]), None).await;
+    get(
+        &server,
+        "/v5/boards",
+        &[],
+        ok(json!({"items": [{"id": "b1"}]})),
+        1,
+    )
+    .await;
+    let r = read(
+        &SourcePinterest,
+        env(BASE_URL_VAR, &server.uri(), NOW),
+        &config(),
+        &catalog(&[("boards", "full_refresh")]),
+        None,
+    )
+    .await;
     assert_eq!(r.code, 0, "{}", r.raw);
     assert_eq!(r.records("boards"), vec![json!({"id": "b1"})]);
-    assert!(r.logs().iter().any(|l| l.contains("code 8") && l.contains("retrying in 5.0s")), "{:?}", r.logs());
+    assert!(
+        r.logs()
+            .iter()
+            .any(|l| l.contains("code 8") && l.contains("retrying in 5.0s")),
+        "{:?}",
+        r.logs()
+    );
 }
 
 #[tokio::test]
 async fn persistent_code_8_fails_the_stream_with_a_transient_error_and_other_streams_go_on() {
     let server = MockServer::start().await;
-    get(&server, "/v5/boards", &[], ResponseTemplate::new(200).set_body_json(json!({"code": 8, "message": "Rate limit exceeded"})), 6).await;
-    get(&server, "/v5/catalogs", &[], ok(json!({"items": [{"id": "c1"}]})), 1).await;
+    get(
+        &server,
+        "/v5/boards",
+        &[],
+        ResponseTemplate::new(200)
+            .set_body_json(json!({"code": 8, "message": "Rate limit exceeded"})),
+        6,
+    )
+    .await;
+    get(
+        &server,
+        "/v5/catalogs",
+        &[],
+        ok(json!({"items": [{"id": "c1"}]})),
+        1,
+    )
+    .await;
     let r = read(
         &SourcePinterest,
         env(BASE_URL_VAR, &server.uri(), NOW),
@@ -545,7 +919,13 @@ async fn persistent_code_8_fails_the_stream_with_a_transient_error_and_other_str
     let errors = r.errors();
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0]["failure_type"], "transient_error");
-    assert!(errors[0]["message"].as_str().unwrap().contains("Rate limit"), "{errors:?}");
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Rate limit"),
+        "{errors:?}"
+    );
 }
 
 #[tokio::test]
@@ -553,7 +933,9 @@ async fn http_429_and_500_are_retried() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/v5/catalogs"))
-        .respond_with(ResponseTemplate::new(429).set_body_json(json!({"code": 1, "message": "slow down"})))
+        .respond_with(
+            ResponseTemplate::new(429).set_body_json(json!({"code": 1, "message": "slow down"})),
+        )
         .up_to_n_times(1)
         .expect(1)
         .mount(&server)
@@ -565,8 +947,22 @@ async fn http_429_and_500_are_retried() {
         .expect(1)
         .mount(&server)
         .await;
-    get(&server, "/v5/catalogs", &[], ok(json!({"items": [{"id": "c1"}]})), 1).await;
-    let r = read(&SourcePinterest, env(BASE_URL_VAR, &server.uri(), NOW), &config(), &catalog(&[("catalogs", "full_refresh")]), None).await;
+    get(
+        &server,
+        "/v5/catalogs",
+        &[],
+        ok(json!({"items": [{"id": "c1"}]})),
+        1,
+    )
+    .await;
+    let r = read(
+        &SourcePinterest,
+        env(BASE_URL_VAR, &server.uri(), NOW),
+        &config(),
+        &catalog(&[("catalogs", "full_refresh")]),
+        None,
+    )
+    .await;
     assert_eq!(r.code, 0, "{}", r.raw);
     assert_eq!(r.records("catalogs"), vec![json!({"id": "c1"})]);
 }
