@@ -102,6 +102,33 @@ fn ad_account_records(body: Value) -> Result<Vec<Value>> {
     })
 }
 
+/// The official per-partition cursor raises every saved partition cursor older than the
+/// stream's earliest start to that start, including partitions that no longer exist (those
+/// are written back raised). Partitions still read are clamped the same way by the engine.
+fn raise_saved_cursors(
+    field: &'static str,
+    format: CursorFormat,
+    earliest: DateTime<Utc>,
+) -> impl Fn(Value) -> Value + Send + Sync + 'static {
+    move |mut state: Value| {
+        if let Some(states) = state.get_mut("states").and_then(Value::as_array_mut) {
+            for entry in states {
+                let Some(cursor) = entry.get_mut("cursor").and_then(Value::as_object_mut) else {
+                    continue;
+                };
+                let older = cursor
+                    .get(field)
+                    .and_then(|v| format.parse(v))
+                    .is_some_and(|c| c < earliest);
+                if older {
+                    cursor.insert(field.to_string(), Value::String(format.format(earliest)));
+                }
+            }
+        }
+        state
+    }
+}
+
 fn day() -> CursorFormat {
     CursorFormat::new(DatetimeFormat::strftime("%Y-%m-%d")).accept(DatetimeFormat::EpochSeconds)
 }
@@ -197,22 +224,32 @@ impl Kit {
             .primary_key(&["id"])
             .router(PartitionRouter::substream(accounts.clone(), "id", "id"))
             .transform(|r, _| drop_top_level_nulls(r))
+            .migrate_state(raise_saved_cursors(
+                "updated_time",
+                CursorFormat::new(DatetimeFormat::EpochSeconds),
+                start,
+            ))
             .incremental(inc)
             .into_arc()
     }
 
-    /// The 89-day, 30-day-window date cursor of the synchronous analytics streams.
+    /// The 89-day, 30-day-window date cursor of the synchronous analytics streams. Like the
+    /// CDK cursor, a partition resumes from max(saved cursor, stream start).
     fn analytics_cursor(&self, field: &str, partitioned: bool) -> Incremental {
         let cap = start_of_day(self.now) - Duration::days(89);
         let start = self.settings.start_date.map_or(cap, |s| s.max(cap));
         let inc = Incremental::new(field, day(), start, self.today_end)
-            .min_start(cap)
+            .min_start(start)
             .step(Duration::days(30), Duration::days(1));
         if partitioned {
             inc.per_partition(true)
         } else {
             inc
         }
+    }
+
+    fn analytics_migration(&self) -> impl Fn(Value) -> Value + Send + Sync + 'static {
+        raise_saved_cursors("DATE", day(), self.analytics_cursor("DATE", true).start)
     }
 
     /// A synchronous analytics stream: one GET per 30-day window, rows at `records`.
@@ -247,7 +284,7 @@ impl Kit {
 
     /// A report stream over every ad account, windows of `window_days` from at most
     /// `cap_days` back.
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments)] // one argument per column of the report table
     fn report(
         &self,
         name: &str,
@@ -256,20 +293,19 @@ impl Kit {
         start: Option<DateTime<Utc>>,
         cap_days: i64,
         window_days: i64,
-        accounts: &Arc<DeclarativeStream>,
         router: PartitionRouter,
         parent_state: bool,
     ) -> Arc<DeclarativeStream> {
         let cap = start_of_day(self.now) - Duration::days(cap_days);
         let start = start.map_or(cap, |s| s.max(cap));
-        let _ = accounts;
         DeclarativeStream::new(name, schema, self.report_retriever(body))
             .router(router)
             .transform(|r, _| drop_top_level_nulls(r))
             .normalize()
+            .migrate_state(raise_saved_cursors("DATE", day(), start))
             .incremental(
                 Incremental::new("DATE", day(), start, self.today_end)
-                    .min_start(cap)
+                    .min_start(start)
                     .step(Duration::days(window_days), Duration::days(1))
                     .per_partition(parent_state),
             )
@@ -408,6 +444,7 @@ pub fn streams(config: &Value, ctx: &SourceContext) -> Result<Vec<Arc<Declarativ
             move |s| format!("ad_accounts/{}/analytics", id(s)),
         )
         .router(by_account())
+        .migrate_state(k.analytics_migration())
         .incremental(k.analytics_cursor("DATE", true));
     let entity_analytics = |name: &str,
                             schema: Value,
@@ -468,7 +505,6 @@ pub fn streams(config: &Value, ctx: &SourceContext) -> Result<Vec<Arc<Declarativ
             start,
             cap,
             window,
-            &ad_accounts,
             by_account(),
             true,
         )
@@ -586,7 +622,6 @@ pub fn streams(config: &Value, ctx: &SourceContext) -> Result<Vec<Arc<Declarativ
             start,
             cap_days,
             (window.as_secs() / 86_400) as i64,
-            &ad_accounts,
             router,
             false,
         ));
