@@ -413,6 +413,11 @@ async fn check_fails_with_the_api_message_on_a_revoked_token() {
         run.connection_status()["message"],
         "Stream advertisers is not available: Access token is incorrect or has been revoked."
     );
+    assert!(
+        !run.raw.contains("token-abcdef") && !run.raw.contains("secret-abcd"),
+        "secrets leaked: {}",
+        run.raw
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1517,4 +1522,149 @@ async fn the_sandbox_host_is_replaced_by_the_base_url_override_too() {
     )
     .await;
     assert_eq!(run.code, 0, "{}", run.raw);
+}
+
+#[tokio::test]
+async fn include_deleted_adds_the_secondary_status_to_ads_and_ad_groups() {
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        "ad/get/",
+        q(&[
+            (
+                "filtering",
+                r#"{"modified_after": "2024-06-01 00:00:00", "secondary_status": "AD_STATUS_ALL"}"#,
+            ),
+            ("page_size", "1000"),
+            ("advertiser_id", "111"),
+        ]),
+        ok(json!({"list": []})),
+        1,
+    )
+    .await;
+    mount(
+        &server,
+        "adgroup/get/",
+        q(&[
+            ("filtering", r#"{"secondary_status": "ADGROUP_STATUS_ALL"}"#),
+            ("page_size", "1000"),
+            ("advertiser_id", "111"),
+        ]),
+        ok(json!({"list": []})),
+        1,
+    )
+    .await;
+    let run = read(
+        &tiktok(),
+        test_env(&server),
+        &config(Some("111"), json!({"include_deleted": true})),
+        &catalog(&[("ads", "incremental"), ("ad_groups", "full_refresh")]),
+        None,
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.raw);
+    assert_eq!(
+        run.last_state("ads").unwrap(),
+        json!({
+            "use_global_cursor": false,
+            "states": [{"partition": {"advertiser_id": "111", "parent_slice": {}}, "cursor": {"modify_time": "2024-06-01 00:00:00Z"}}],
+            "lookback_window": 0
+        })
+    );
+}
+
+#[tokio::test]
+async fn campaigns_without_include_deleted_filter_by_buying_type_only() {
+    let server = MockServer::start().await;
+    for t in ["AUCTION", "RESERVATION_TOP_VIEW", "RESERVATION_RF"] {
+        let filtering = format!(r#"{{"buying_types": ["{t}"]}}"#);
+        mount(
+            &server,
+            "campaign/get/",
+            q(&[
+                ("filtering", &filtering),
+                ("page_size", "1000"),
+                ("advertiser_id", "111"),
+            ]),
+            ok(json!({"list": []})),
+            1,
+        )
+        .await;
+    }
+    let run = read(
+        &tiktok(),
+        test_env(&server),
+        &config(Some("111"), json!({})),
+        &catalog(&[("campaigns", "full_refresh")]),
+        None,
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.raw);
+}
+
+#[tokio::test]
+async fn legacy_configs_without_an_app_id_list_advertisers_with_app_id_zero() {
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        "oauth2/advertiser/get/",
+        q(&[("secret", "secret-abcd"), ("app_id", "0")]),
+        ok(json!({"list": [{"advertiser_id": "5"}]})),
+        1,
+    )
+    .await;
+    let cfg = json!({"access_token": "token-abcdef", "environment": {"secret": "secret-abcd"}});
+    let run = read(
+        &tiktok(),
+        test_env(&server),
+        &cfg,
+        &catalog(&[("advertiser_ids", "full_refresh")]),
+        None,
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.raw);
+    assert_eq!(
+        run.records("advertiser_ids"),
+        vec![json!({"advertiser_id": "5"})]
+    );
+}
+
+#[tokio::test]
+async fn by_country_hourly_reports_copy_the_country_as_text() {
+    let server = MockServer::start().await;
+    for d in ["2024-06-08", "2024-06-09"] {
+        mount(
+            &server,
+            "report/integrated/get/",
+            report_query("ad_groups_reports_by_country_hourly", "111", &[("start_date", d), ("end_date", d)]),
+            rows(json!([{"dimensions": {"adgroup_id": "4", "stat_time_hour": format!("{d} 10:00:00"), "country_code": "DE"}, "metrics": {"spend": 1.5}}])),
+            1,
+        )
+        .await;
+    }
+    let cfg = config(
+        Some("111"),
+        json!({"start_date": "2024-06-08", "end_date": "2024-06-09"}),
+    );
+    let run = read(
+        &tiktok(),
+        test_env(&server),
+        &cfg,
+        &catalog(&[("ad_groups_reports_by_country_hourly", "incremental")]),
+        None,
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.raw);
+    let records = run.records("ad_groups_reports_by_country_hourly");
+    assert_eq!(records.len(), 2);
+    assert_eq!(
+        records[1],
+        json!({"dimensions": {"adgroup_id": 4, "stat_time_hour": "2024-06-09 10:00:00", "country_code": "DE"},
+               "metrics": {"spend": "1.5"}, "adgroup_id": 4, "stat_time_hour": "2024-06-09 10:00:00", "country_code": "DE"})
+    );
+    assert_eq!(
+        run.last_state("ad_groups_reports_by_country_hourly")
+            .unwrap()["state"],
+        json!({"stat_time_hour": "2024-06-09 10:00:00"})
+    );
 }
