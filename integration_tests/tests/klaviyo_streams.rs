@@ -58,7 +58,45 @@ async fn run_read(
     )
     .await;
     assert_eq!(run.code, 0, "{}", run.raw);
+    assert_records_match_schema(server, now, cfg, stream, &run).await;
     run
+}
+
+/// Every emitted record validates against the stream's discovered JSON schema.
+async fn assert_records_match_schema(
+    server: &MockServer,
+    now: &str,
+    cfg: &Value,
+    stream: &str,
+    run: &Run,
+) {
+    let discovered = with_config(
+        &SourceKlaviyo,
+        env(BASE_URL_VAR, &server.uri(), now),
+        "discover",
+        cfg,
+    )
+    .await;
+    let catalog = discovered.catalog();
+    let schema = catalog["streams"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["name"] == stream))
+        .map(|s| s["json_schema"].clone())
+        .unwrap_or_else(|| panic!("{stream} is not in the catalog"));
+    let validator = jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft7)
+        .build(&schema)
+        .expect("schema compiles");
+    for record in run.records(stream) {
+        let errors: Vec<String> = validator
+            .iter_errors(&record)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{stream} record {record} does not match its schema: {errors:?}"
+        );
+    }
 }
 
 /// Per-partition states sorted by partition, so completion order does not matter.
