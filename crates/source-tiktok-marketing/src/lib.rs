@@ -740,3 +740,64 @@ impl Declarations {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_follow_the_official_fallbacks() {
+        let s = Settings::from_config(
+            &json!({"credentials": {"auth_type": "oauth2.0", "app_id": "a", "secret": "s",
+            "access_token": "t", "advertiser_id": ""}, "environment": {"advertiser_id": "9"}}),
+        )
+        .unwrap();
+        assert_eq!(
+            s.advertiser_id,
+            Some(json!("9")),
+            "an empty credentials id falls back to environment"
+        );
+        assert!(s.production && !s.sandbox);
+        assert_eq!((s.attribution_days, s.step_days), (0, 30));
+        assert_eq!(day(s.start), DEFAULT_START_DATE);
+
+        let legacy =
+            Settings::from_config(&json!({"access_token": "t", "environment": {"secret": "s"}}))
+                .unwrap();
+        assert_eq!(legacy.app_id, "0");
+        assert!(legacy.production);
+        let legacy =
+            Settings::from_config(&json!({"access_token": "t", "environment": {"secret": null}}))
+                .unwrap();
+        assert!(!legacy.production);
+
+        let sandbox = Settings::from_config(&json!({"credentials": {"auth_type": "sandbox_access_token",
+            "advertiser_id": "1", "access_token": "t"}, "attribution_window": 3, "report_granularity": 7}))
+        .unwrap();
+        assert!(sandbox.sandbox && !sandbox.production);
+        assert_eq!((sandbox.attribution_days, sandbox.step_days), (3, 7));
+
+        assert!(Settings::from_config(&json!({"credentials": {}})).is_err());
+    }
+
+    #[test]
+    fn legacy_report_granularity_is_migrated_once() {
+        let mut c = json!({"report_granularity": "LIFETIME"});
+        assert!(SourceTiktokMarketing.migrate_config(&mut c));
+        assert_eq!(
+            c,
+            json!({"report_granularity": 30, "legacy_report_granularity": "LIFETIME"})
+        );
+        assert!(!SourceTiktokMarketing.migrate_config(&mut c));
+    }
+
+    #[test]
+    fn every_catalog_stream_has_an_embedded_schema() {
+        for (name, _) in STREAMS {
+            let text = schema_text(name).unwrap_or_else(|| panic!("{name}"));
+            assert!(serde_json::from_str::<Value>(text).is_ok(), "{name}");
+        }
+        assert_eq!(STREAMS.len(), 44);
+        assert_eq!(STREAMS.iter().filter(|(_, p)| !p).count(), 28);
+    }
+}
