@@ -1,6 +1,6 @@
 //! The TikTok Marketing source against a mock API: catalog, check, every stream family, state
-//! and error codes, compared with the official connector's facts (fixtures copied from its
-//! reference: `fixtures/tiktok-marketing/streams.json` and `schemas/`).
+//! and error codes, compared with the official connector's facts kept in
+//! `fixtures/tiktok-marketing/` (`streams.json`, `spec.json`, `schemas/`).
 
 use connector_runtime::prelude::*;
 use connector_runtime::source::Source;
