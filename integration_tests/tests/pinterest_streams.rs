@@ -135,6 +135,16 @@ async fn discover_lists_32_streams_plus_one_per_custom_report_with_official_name
         stream("custom__my_ads_report")["json_schema"]["properties"]["TOTAL_IMPRESSION"]
             .is_object()
     );
+    // Every embedded schema parsed (an unreadable one would fall back to an empty schema).
+    for st in cat["streams"].as_array().unwrap() {
+        assert!(
+            st["json_schema"]["properties"]
+                .as_object()
+                .is_some_and(|p| !p.is_empty()),
+            "{}",
+            st["name"]
+        );
+    }
 }
 
 #[tokio::test]
@@ -966,4 +976,144 @@ async fn http_429_and_500_are_retried() {
     .await;
     assert_eq!(r.code, 0, "{}", r.raw);
     assert_eq!(r.records("catalogs"), vec![json!({"id": "c1"})]);
+}
+
+#[tokio::test]
+async fn ad_account_children_and_pins_read_every_partition() {
+    let server = MockServer::start().await;
+    mount_accounts(&server).await;
+    for acct in ["a1", "a2"] {
+        for child in ["conversion_tags", "customer_lists"] {
+            get(
+                &server,
+                &format!("/v5/ad_accounts/{acct}/{child}"),
+                &[],
+                ok(json!({"items": [{"id": format!("{child}-{acct}")}], "bookmark": null})),
+                1,
+            )
+            .await;
+        }
+    }
+    Mock::given(method("GET"))
+        .and(path("/v5/boards"))
+        .respond_with(ok(json!({"items": [{"id": "b1"}]})))
+        .mount(&server)
+        .await;
+    get(
+        &server,
+        "/v5/boards/b1/pins",
+        &[],
+        ok(json!({"items": [{"id": "p1"}]})),
+        1,
+    )
+    .await;
+    get(
+        &server,
+        "/v5/catalogs/product_groups",
+        &[],
+        ok(json!({"items": [{"id": "pg1"}]})),
+        1,
+    )
+    .await;
+    let r = read(
+        &SourcePinterest,
+        env(BASE_URL_VAR, &server.uri(), NOW),
+        &config(),
+        &catalog(&[
+            ("conversion_tags", "full_refresh"),
+            ("customer_lists", "full_refresh"),
+            ("board_pins", "full_refresh"),
+            ("catalogs_product_groups", "full_refresh"),
+        ]),
+        None,
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.raw);
+    assert_eq!(
+        r.records("conversion_tags"),
+        vec![
+            json!({"id": "conversion_tags-a1"}),
+            json!({"id": "conversion_tags-a2"})
+        ]
+    );
+    assert_eq!(r.records("customer_lists").len(), 2);
+    assert_eq!(r.records("board_pins"), vec![json!({"id": "p1"})]);
+    assert_eq!(
+        r.records("catalogs_product_groups"),
+        vec![json!({"id": "pg1"})]
+    );
+}
+
+#[tokio::test]
+async fn ad_group_and_ad_analytics_query_their_entity_ids_and_clamp_legacy_state_to_89_days() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v5/ad_accounts"))
+        .respond_with(ok(json!({"items": [{"id": "a1"}]})))
+        .mount(&server)
+        .await;
+    get(
+        &server,
+        "/v5/ad_accounts/a1/ad_groups",
+        &[],
+        ok(json!({"items": [{"id": "g1", "updated_time": 1712102400}]})),
+        1,
+    )
+    .await;
+    get(
+        &server,
+        "/v5/ad_accounts/a1/ads",
+        &[],
+        ok(json!({"items": [{"id": "ad1", "updated_time": 1712102400}]})),
+        1,
+    )
+    .await;
+    for (p, key, id) in [
+        (
+            "/v5/ad_accounts/a1/ad_groups/analytics",
+            "ad_group_ids",
+            "g1",
+        ),
+        ("/v5/ad_accounts/a1/ads/analytics", "ad_ids", "ad1"),
+    ] {
+        // A flat 1.x state older than the API's 89-day limit restarts at today − 89 days.
+        for (start, end) in [
+            ("2024-01-12", "2024-02-10"),
+            ("2024-02-11", "2024-03-11"),
+            ("2024-03-12", "2024-04-10"),
+        ] {
+            get(
+                &server,
+                p,
+                &[(key, id), ("start_date", start), ("end_date", end)],
+                ok(json!([])),
+                1,
+            )
+            .await;
+        }
+    }
+    let mut c = config();
+    c.as_object_mut().unwrap().remove("start_date");
+    let state = json!([
+        {"type": "STREAM", "stream": {"stream_descriptor": {"name": "ad_group_analytics"}, "stream_state": {"DATE": "2021-06-09"}}},
+        {"type": "STREAM", "stream": {"stream_descriptor": {"name": "ad_analytics"}, "stream_state": {"DATE": "2021-06-09"}}}
+    ]);
+    let r = read(
+        &SourcePinterest,
+        env(BASE_URL_VAR, &server.uri(), NOW),
+        &c,
+        &catalog(&[
+            ("ad_group_analytics", "incremental"),
+            ("ad_analytics", "incremental"),
+        ]),
+        Some(&state),
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.raw);
+    assert_eq!(
+        r.last_state("ad_analytics").unwrap(),
+        json!({"use_global_cursor": false, "states": [
+            {"partition": {"id": "ad1", "parent_slice": {"id": "a1", "parent_slice": {}}}, "cursor": {"DATE": "2024-01-12"}}
+        ], "state": {"DATE": "2021-06-09"}, "lookback_window": 0, "parent_state": {}})
+    );
 }
