@@ -481,3 +481,32 @@ async fn a_report_quota_429_with_an_excessive_wait_fails_fast() {
         vec!["STARTED", "INCOMPLETE"]
     );
 }
+
+#[tokio::test]
+async fn a_new_report_metric_starts_at_the_global_midnight_not_seconds_before_it() {
+    let server = MockServer::start().await;
+    mount_two_report_metrics(&server).await;
+    for metric in ["GOOD", "NOVAL"] {
+        Mock::given(method("POST"))
+            .and(path("/api/campaign-values-reports"))
+            .and(body_partial_json(json!({"data": {"attributes": {"conversion_metric_id": metric,
+                "timeframe": {"start": "2024-06-15T00:00:00+0000", "end": "2024-06-19T23:59:59+0000"}}}})))
+            .respond_with(ok(json!({"data": {"attributes": {"results": []}}, "links": {"next": null}})))
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    // Only GOOD has a cursor; NOVAL falls back to the global cursor.
+    let state = json!({"use_global_cursor": false,
+        "states": [{"partition": {"metric_id": "GOOD", "parent_slice": {}}, "cursor": {"date": "2024-06-15T00:00:00+0000"}}],
+        "state": {"date": "2024-06-15T00:00:00+0000"}, "lookback_window": 40, "parent_state": {}});
+    let run = run_read(
+        &server,
+        "2024-06-20T08:15:00Z",
+        &config(),
+        "campaign_values_reports",
+        Some(state),
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.raw);
+}

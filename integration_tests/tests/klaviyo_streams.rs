@@ -2,7 +2,7 @@
 //! state, against a wiremock Klaviyo.
 
 use connector_runtime::prelude::*;
-use integration_tests::{catalog, env, read, state_for, with_config, Run};
+use integration_tests::{catalog, env, read, run, state_for, with_config, Run};
 use source_klaviyo::{SourceKlaviyo, BASE_URL_VAR};
 use wiremock::matchers::{
     body_partial_json, header, method, path, query_param, query_param_is_missing,
@@ -105,6 +105,45 @@ fn sorted(mut state: Value) -> Value {
         states.sort_by_key(|e| e["partition"].to_string());
     }
     state
+}
+
+#[tokio::test]
+async fn spec_is_the_official_one_with_the_api_key_secret() {
+    let server = MockServer::start().await;
+    let out = run(
+        &SourceKlaviyo,
+        env(BASE_URL_VAR, &server.uri(), "2024-06-01T00:00:00Z"),
+        &["spec"],
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.raw);
+    let spec = out.spec();
+    let props = &spec["connectionSpecification"]["properties"];
+    let mut keys: Vec<&str> = props
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        vec![
+            "api_key",
+            "disable_fetching_predictive_analytics",
+            "event_metric_ids",
+            "lookback_window",
+            "metric_ids",
+            "num_workers",
+            "reporting_lookback_window",
+            "start_date"
+        ]
+    );
+    assert_eq!(props["api_key"]["airbyte_secret"], true);
+    assert_eq!(
+        spec["connectionSpecification"]["required"],
+        json!(["api_key"])
+    );
 }
 
 #[tokio::test]

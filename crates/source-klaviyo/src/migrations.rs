@@ -81,9 +81,41 @@ pub fn per_event_to_single(format: CursorFormat) -> impl Fn(Value) -> Value + Se
     }
 }
 
+/// Report streams: the incoming `lookback_window` (the previous sync's duration in seconds) is
+/// read as 0. The CDK subtracts it from the global cursor for a partition without a cursor of
+/// its own (a newly added conversion metric), which would start that metric's windows seconds
+/// before midnight; the report endpoints are requested in whole days, so the global cursor (a
+/// midnight) is used as it is. The emitted state still carries this sync's duration.
+pub fn report_state(mut state: Value) -> Value {
+    if let Some(obj) = state.as_object_mut() {
+        if obj.contains_key("lookback_window") {
+            obj.insert("lookback_window".into(), Value::from(0));
+        }
+    }
+    state
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn per_event_states_collapse_but_per_metric_states_are_kept() {
+        let f = CursorFormat::new(DatetimeFormat::strftime("%Y-%m-%dT%H:%M:%S%z"))
+            .accept(DatetimeFormat::strftime("%Y-%m-%d %H:%M:%S%z"));
+        let m = per_event_to_single(f);
+        let legacy = json!({"states": [
+            {"partition": {"event_id": "a"}, "cursor": {"datetime": "2020-10-11 00:00:00+00:00"}},
+            {"partition": {"event_id": "b"}, "cursor": {"datetime": "2020-10-10 00:00:00+00:00"}}
+        ]});
+        assert_eq!(m(legacy), json!({"datetime": "2020-10-10 00:00:00+00:00"}));
+        let current = json!({"states": [{"partition": {"metric_id": ""}, "cursor": {"datetime": "2020-10-10T00:00:00+0000"}}]});
+        assert_eq!(m(current.clone()), current);
+        assert_eq!(
+            report_state(json!({"lookback_window": 40})),
+            json!({"lookback_window": 0})
+        );
+    }
 
     #[test]
     fn global_mode_states_are_not_rewritten() {

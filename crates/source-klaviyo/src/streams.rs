@@ -418,7 +418,8 @@ pub fn all(cfg: &KlaviyoConfig, env: &RunEnv) -> Result<Vec<Arc<DeclarativeStrea
         reports::copy_groupings(r, s, &["flow_id", "flow_message_id", "send_channel"])
     })
     .normalize()
-    .incremental(report_cursor(cfg.reporting_lookback_days));
+    .incremental(report_cursor(cfg.reporting_lookback_days))
+    .migrate_state(migrations::report_state);
 
     let campaign_values_reports = DeclarativeStream::new(
         "campaign_values_reports",
@@ -456,7 +457,8 @@ pub fn all(cfg: &KlaviyoConfig, env: &RunEnv) -> Result<Vec<Arc<DeclarativeStrea
         )
     })
     .normalize()
-    .incremental(report_cursor(0));
+    .incremental(report_cursor(0))
+    .migrate_state(migrations::report_state);
 
     Ok(vec![
         profiles.into_arc(),
