@@ -503,3 +503,38 @@ async fn custom_report_resumes_each_chunk_partition_from_its_cursor() {
     .await;
     assert_eq!(r.code, 0, "{}", r.raw);
 }
+
+#[tokio::test]
+async fn a_custom_report_without_conversion_report_time_fails_with_a_config_error_and_no_job() {
+    let server = MockServer::start().await;
+    one_account(&server).await;
+    Mock::given(method("POST"))
+        .and(path("/v5/ad_accounts/a1/reports"))
+        .respond_with(ok(json!({"token": "never"})))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let mut c = custom_config();
+    c["custom_reports"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("conversion_report_time");
+    let r = read(
+        &SourcePinterest,
+        env(BASE_URL_VAR, &server.uri(), NOW),
+        &c,
+        &catalog(&[("custom__my_ads_report", "incremental")]),
+        None,
+    )
+    .await;
+    assert_eq!(r.code, 1);
+    let e = &r.errors()[0];
+    assert_eq!(e["failure_type"], "config_error");
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("conversion_report_time"),
+        "{e}"
+    );
+}
