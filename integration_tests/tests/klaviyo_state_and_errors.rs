@@ -510,3 +510,84 @@ async fn a_new_report_metric_starts_at_the_global_midnight_not_seconds_before_it
     .await;
     assert_eq!(run.code, 0, "{}", run.raw);
 }
+
+/// Campaign C1 in the email/active partition, the other partitions empty. `exact`: expect each
+/// partition's request once (not when the stream fails, which cancels partitions not yet read).
+async fn mount_one_email_campaign(server: &MockServer, exact: bool) {
+    for channel in ["sms", "email"] {
+        for archived in ["true", "false"] {
+            let data = if channel == "email" && archived == "false" {
+                json!([{"type": "campaign", "id": "C1", "attributes": {"updated_at": "2024-02-01T00:00:00+00:00"}}])
+            } else {
+                json!([])
+            };
+            get("/api/campaigns")
+                .and(query_param(
+                    "filter",
+                    format!("and(greater-or-equal(updated_at,2024-01-01T00:00:00+0000),less-or-equal(updated_at,2024-06-01T00:00:00+0000),equals(messages.channel,'{channel}'),equals(archived,{archived}))").as_str(),
+                ))
+                .respond_with(ok(json!({"data": data, "links": {"next": null}})))
+                .expect(if exact || data.as_array().is_some_and(|d| !d.is_empty()) { 1..=1 } else { 0..=1 })
+                .mount(server)
+                .await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn campaigns_detailed_extra_calls_retry_server_errors() {
+    let server = MockServer::start().await;
+    mount_one_email_campaign(&server, true).await;
+    get("/api/campaign-recipient-estimations/C1")
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    get("/api/campaign-recipient-estimations/C1")
+        .respond_with(ok(
+            json!({"data": {"attributes": {"estimated_recipient_count": 9}}}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let run = run_read(
+        &server,
+        "2024-06-01T00:00:00Z",
+        &config(),
+        "campaigns_detailed",
+        None,
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.raw);
+    let records = run.records("campaigns_detailed");
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0]["estimated_recipient_count"], 9);
+    // No campaign-messages link: nothing requested, no key.
+    assert!(records[0].get("campaign_messages").is_none());
+}
+
+#[tokio::test]
+async fn campaigns_detailed_extra_calls_fail_fast_beyond_ten_minutes_of_retry_after() {
+    let server = MockServer::start().await;
+    mount_one_email_campaign(&server, false).await;
+    get("/api/campaign-recipient-estimations/C1")
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "601"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let run = run_read(
+        &server,
+        "2024-06-01T00:00:00Z",
+        &config(),
+        "campaigns_detailed",
+        None,
+    )
+    .await;
+    assert_eq!(run.code, 1);
+    let message = run.errors()[0]["message"].as_str().unwrap().to_string();
+    assert!(
+        message.contains("greater than max waiting time"),
+        "{message}"
+    );
+}
