@@ -1,0 +1,217 @@
+//! Assertions on a connector's protocol output, shared by the demo, its test and the image
+//! tests (`demo verify`), so that "it worked" means the same thing everywhere: every line is a
+//! JSON Airbyte message, the expected message types are there, every read stream has records,
+//! every incremental stream ends with a STATE, and nothing reported an error.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+/// Parses protocol output: one JSON object with a `type` per line.
+pub fn parse_lines(raw: &str) -> Result<Vec<Value>, String> {
+    raw.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let v: Value =
+                serde_json::from_str(line).map_err(|e| format!("not a JSON line ({e}): {line}"))?;
+            if v["type"].is_string() {
+                Ok(v)
+            } else {
+                Err(format!("not an Airbyte message (no type): {line}"))
+            }
+        })
+        .collect()
+}
+
+fn of_type<'a>(messages: &'a [Value], t: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+    messages.iter().filter(move |m| m["type"] == t)
+}
+
+/// The catalog of a `discover` run.
+pub fn catalog(messages: &[Value]) -> Option<Value> {
+    of_type(messages, "CATALOG")
+        .next()
+        .map(|m| m["catalog"].clone())
+}
+
+/// RECORD count per stream.
+pub fn record_counts(messages: &[Value]) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for m in of_type(messages, "RECORD") {
+        let name = m["record"]["stream"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        *counts.entry(name).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// The last STATE of each stream, as a state file (a JSON array of STREAM states).
+pub fn state_file(messages: &[Value]) -> Value {
+    let mut last: Vec<(String, Value)> = Vec::new();
+    for m in of_type(messages, "STATE") {
+        let name = m["state"]["stream"]["stream_descriptor"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        last.retain(|(n, _)| n != &name);
+        last.push((name, m["state"].clone()));
+    }
+    Value::Array(last.into_iter().map(|(_, s)| s).collect())
+}
+
+/// The last `stream_state` of `stream`.
+pub fn last_state(messages: &[Value], stream: &str) -> Option<Value> {
+    of_type(messages, "STATE")
+        .filter(|m| m["state"]["stream"]["stream_descriptor"]["name"] == stream)
+        .map(|m| m["state"]["stream"]["stream_state"].clone())
+        .last()
+}
+
+/// The error messages of TRACE ERROR messages.
+pub fn errors(messages: &[Value]) -> Vec<String> {
+    of_type(messages, "TRACE")
+        .filter(|m| m["trace"]["type"] == "ERROR")
+        .map(|m| {
+            m["trace"]["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
+}
+
+/// The CONNECTION_STATUS of a `check` run (`status`, `message`).
+pub fn connection_status(messages: &[Value]) -> Option<(String, String)> {
+    of_type(messages, "CONNECTION_STATUS").next().map(|m| {
+        let s = &m["connectionStatus"];
+        (
+            s["status"].as_str().unwrap_or_default().to_string(),
+            s["message"].as_str().unwrap_or_default().to_string(),
+        )
+    })
+}
+
+/// `spec` printed a SPEC with a connection specification.
+pub fn spec_ok(messages: &[Value]) -> Result<(), String> {
+    match of_type(messages, "SPEC").next() {
+        Some(m) if m["spec"]["connectionSpecification"].is_object() => Ok(()),
+        Some(_) => Err("SPEC has no connectionSpecification".into()),
+        None => Err("no SPEC message".into()),
+    }
+}
+
+/// `discover` printed a CATALOG; returns its stream names.
+pub fn discover_ok(messages: &[Value]) -> Result<Vec<String>, String> {
+    let c = catalog(messages).ok_or("no CATALOG message")?;
+    let streams = c["streams"]
+        .as_array()
+        .ok_or("CATALOG has no streams array")?;
+    Ok(streams
+        .iter()
+        .filter_map(|s| s["name"].as_str().map(str::to_string))
+        .collect())
+}
+
+/// A `read` of `configured` (a configured catalog): no error, records for every stream, and a
+/// final STATE for every incremental stream. Returns the record counts.
+pub fn read_ok(messages: &[Value], configured: &Value) -> Result<HashMap<String, usize>, String> {
+    read_checked(messages, configured, true)
+}
+
+/// A `read` that continues from a previous one's state: no error and a final STATE for every
+/// incremental stream, while a stream may have nothing new. Returns the record counts.
+pub fn resumed_read_ok(
+    messages: &[Value],
+    configured: &Value,
+) -> Result<HashMap<String, usize>, String> {
+    read_checked(messages, configured, false)
+}
+
+fn read_checked(
+    messages: &[Value],
+    configured: &Value,
+    need_records: bool,
+) -> Result<HashMap<String, usize>, String> {
+    let errors = errors(messages);
+    if !errors.is_empty() {
+        return Err(format!("the read reported errors: {errors:?}"));
+    }
+    let counts = record_counts(messages);
+    let mut problems = Vec::new();
+    for entry in configured["streams"].as_array().into_iter().flatten() {
+        let name = entry["stream"]["name"].as_str().unwrap_or_default();
+        if need_records && counts.get(name).copied().unwrap_or(0) == 0 {
+            problems.push(format!("{name}: no records"));
+        }
+        if entry["sync_mode"] == "incremental" && last_state(messages, name).is_none() {
+            problems.push(format!("{name}: no STATE"));
+        }
+    }
+    if problems.is_empty() {
+        Ok(counts)
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn record(stream: &str) -> Value {
+        json!({"type": "RECORD", "record": {"stream": stream, "data": {}, "emitted_at": 0}})
+    }
+
+    fn state(stream: &str, v: i64) -> Value {
+        json!({"type": "STATE", "state": {"type": "STREAM", "stream": {"stream_descriptor": {"name": stream}, "stream_state": {"c": v}}}})
+    }
+
+    fn configured(streams: &[(&str, &str)]) -> Value {
+        json!({"streams": streams.iter().map(|(n, m)| json!({"stream": {"name": n}, "sync_mode": m})).collect::<Vec<_>>()})
+    }
+
+    #[test]
+    fn a_read_without_records_for_a_selected_stream_fails() {
+        let messages = vec![record("a"), state("a", 1)];
+        let err = read_ok(
+            &messages,
+            &configured(&[("a", "incremental"), ("b", "full_refresh")]),
+        )
+        .unwrap_err();
+        assert!(err.contains("b: no records"), "{err}");
+    }
+
+    #[test]
+    fn a_resumed_read_may_have_nothing_new_but_needs_its_state() {
+        let catalog = configured(&[("a", "incremental")]);
+        assert!(resumed_read_ok(&[state("a", 1)], &catalog).is_ok());
+        assert!(resumed_read_ok(&[], &catalog).is_err());
+    }
+
+    #[test]
+    fn an_incremental_stream_without_state_fails() {
+        let err = read_ok(&[record("a")], &configured(&[("a", "incremental")])).unwrap_err();
+        assert!(err.contains("a: no STATE"), "{err}");
+    }
+
+    #[test]
+    fn the_state_file_keeps_the_last_state_of_each_stream() {
+        let messages = vec![state("a", 1), state("b", 1), state("a", 2)];
+        let file = state_file(&messages);
+        assert_eq!(file.as_array().map(Vec::len), Some(2));
+        assert_eq!(last_state(&messages, "a"), Some(json!({"c": 2})));
+    }
+
+    #[test]
+    fn lines_that_are_not_messages_are_rejected() {
+        assert!(parse_lines("{\"type\":\"LOG\"}\nhello\n").is_err());
+        assert!(parse_lines("{\"no_type\":1}").is_err());
+        assert_eq!(
+            parse_lines("{\"type\":\"LOG\"}\n\n").map(|v| v.len()),
+            Ok(1)
+        );
+    }
+}
