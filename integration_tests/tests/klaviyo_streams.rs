@@ -713,7 +713,7 @@ async fn metrics_ignore_start_date_so_old_definitions_are_read() {
 }
 
 #[tokio::test]
-async fn lists_detailed_requests_each_list_with_its_profile_count() {
+async fn lists_detailed_requests_changed_lists_with_their_profile_count() {
     let server = MockServer::start().await;
     get("/api/lists")
         .respond_with(ok(json!({"data": [
@@ -723,14 +723,15 @@ async fn lists_detailed_requests_each_list_with_its_profile_count() {
         .expect(1)
         .mount(&server)
         .await;
-    for (id, updated) in [
-        ("L1", "2024-02-01T00:00:00+00:00"),
-        ("L2", "2024-03-01T00:00:00+00:00"),
+    // L1 has not changed since the saved cursor: its details are not requested.
+    for (id, updated, calls) in [
+        ("L1", "2024-02-01T00:00:00+00:00", 0),
+        ("L2", "2024-03-01T00:00:00+00:00", 1),
     ] {
         get(&format!("/api/lists/{id}"))
             .and(query_param("additional-fields[list]", "profile_count"))
             .respond_with(ok(json!({"data": {"type": "list", "id": id, "attributes": {"name": id, "updated": updated, "profile_count": 7}}, "links": {"self": "x"}})))
-            .expect(1)
+            .expect(calls)
             .mount(&server)
             .await;
     }
@@ -753,6 +754,40 @@ async fn lists_detailed_requests_each_list_with_its_profile_count() {
             {"partition": {"id": "L1", "parent_slice": {}}, "cursor": {"updated": "2024-02-15T00:00:00+0000"}},
             {"partition": {"id": "L2", "parent_slice": {}}, "cursor": {"updated": "2024-03-01T00:00:00+0000"}}
         ], "state": {"updated": "2024-03-01T00:00:00+0000"}, "lookback_window": 0, "parent_state": {}})
+    );
+}
+
+#[tokio::test]
+async fn lists_detailed_first_sync_requests_every_list_since_the_start_date() {
+    let server = MockServer::start().await;
+    get("/api/lists")
+        .respond_with(ok(json!({"data": [
+            {"type": "list", "id": "L1", "attributes": {"updated": "2024-02-01T00:00:00+00:00"}},
+            {"type": "list", "id": "OLD", "attributes": {"updated": "2023-02-01T00:00:00+00:00"}}
+        ], "links": {"next": null}})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    get("/api/lists/L1")
+        .and(query_param("additional-fields[list]", "profile_count"))
+        .respond_with(ok(json!({"data": {"type": "list", "id": "L1", "attributes": {"updated": "2024-02-01T00:00:00+00:00", "profile_count": 3}}})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let run = run_read(
+        &server,
+        "2024-06-01T00:00:00Z",
+        &config(),
+        "lists_detailed",
+        None,
+    )
+    .await;
+    let records = run.records("lists_detailed");
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0]["updated"], "2024-02-01T00:00:00+00:00");
+    assert_eq!(
+        run.last_state("lists_detailed").unwrap()["state"],
+        json!({"updated": "2024-02-01T00:00:00+0000"})
     );
 }
 

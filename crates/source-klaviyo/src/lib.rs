@@ -7,7 +7,7 @@
 //! query (the filter expressions differ per endpoint, see [`filters`]), record transformations,
 //! partition router and cursor. True quirks live in their own modules: the `included` merge of
 //! `events_detailed` ([`included`]), the extra calls of `campaigns_detailed`
-//! ([`campaigns_detailed`]), the report endpoints ([`reports`]) and the official legacy state
+//! ([`campaigns_detailed`]), skipping unchanged lists in `lists_detailed` ([`lists_detailed`]), the report endpoints ([`reports`]) and the official legacy state
 //! migrations ([`migrations`]).
 
 pub mod budget;
@@ -15,6 +15,7 @@ pub mod campaigns_detailed;
 pub mod config;
 pub mod filters;
 pub mod included;
+pub mod lists_detailed;
 pub mod migrations;
 pub mod reports;
 pub mod streams;

@@ -343,16 +343,21 @@ pub fn all(cfg: &KlaviyoConfig, env: &RunEnv) -> Result<Vec<Arc<DeclarativeStrea
     .incremental(client_side("updated"))
     .into_arc();
 
-    let lists_detailed = DeclarativeStream::new(
-        "lists_detailed",
-        schema_of!("lists_detailed"),
+    let (lists_router, changed_lists) = crate::lists_detailed::components(
+        lists.clone(),
+        fmt.clone(),
         jsonapi(&req, |s: &Slice| {
             HttpRequest::get(format!("lists/{}", s.get_str("id").unwrap_or_default()))
                 .query("additional-fields[list]", "profile_count")
         }),
+    );
+    let lists_detailed = DeclarativeStream::new(
+        "lists_detailed",
+        schema_of!("lists_detailed"),
+        changed_lists,
     )
     .primary_key(&["id"])
-    .router(PartitionRouter::substream(lists.clone(), "id", "id"))
+    .router(lists_router)
     .transform(copy_cursor("updated"))
     .transform(drop_nulls)
     .incremental(client_side("updated").per_partition(true));
