@@ -28,15 +28,17 @@ pub struct KlaviyoConfig {
     pub now: DateTime<Utc>,
 }
 
-/// Splits a comma-separated id list, trimming blanks (`"AAA111, BBB222"`).
+/// Splits a comma-separated id list, trimming blanks (`"AAA111, BBB222"`) and dropping
+/// repeats (each id is one partition, and a partition must appear once in state).
 pub fn split_ids(v: Option<&Value>) -> Vec<String> {
-    v.and_then(Value::as_str)
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
+    let mut out: Vec<String> = Vec::new();
+    for id in v.and_then(Value::as_str).unwrap_or_default().split(',') {
+        let id = id.trim();
+        if !id.is_empty() && !out.iter().any(|o| o == id) {
+            out.push(id.to_string());
+        }
+    }
+    out
 }
 
 fn non_negative(config: &Value, key: &str) -> Result<i64> {
@@ -107,7 +109,7 @@ mod tests {
     #[test]
     fn ids_are_split_and_trimmed() {
         assert_eq!(
-            split_ids(Some(&json!("AAA111, BBB222,,"))),
+            split_ids(Some(&json!("AAA111, BBB222,, AAA111"))),
             vec!["AAA111".to_string(), "BBB222".to_string()]
         );
         assert!(split_ids(None).is_empty());
