@@ -7,6 +7,9 @@
 //! real API derives its answer from the query (date ranges, filters, pagination cursors, report
 //! tokens), the responder does too, so incremental reads behave as they would against the real
 //! service: a second read from the first one's state gets only what is new.
+//!
+//! With `DEMO_API_LOG` set, every request is printed on stderr (method and URL), which shows
+//! exactly what a connector asked for.
 
 pub mod klaviyo;
 pub mod pinterest;
@@ -50,7 +53,12 @@ impl SampleApis {
 pub async fn serve(route: fn(&Request) -> ResponseTemplate) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(any())
-        .respond_with(move |req: &Request| route(req))
+        .respond_with(move |req: &Request| {
+            if std::env::var_os("DEMO_API_LOG").is_some() {
+                eprintln!("{} {}", req.method, req.url);
+            }
+            route(req)
+        })
         .mount(&server)
         .await;
     server
