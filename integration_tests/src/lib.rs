@@ -14,7 +14,8 @@ use connector_runtime::secrets::Secrets;
 use connector_runtime::source::Source;
 use serde_json::{json, Value};
 
-const PROTOCOL_YAML: &str = include_str!("../../crates/airbyte-protocol/schema/airbyte_protocol.yaml");
+const PROTOCOL_YAML: &str =
+    include_str!("../../crates/airbyte-protocol/schema/airbyte_protocol.yaml");
 
 fn protocol_validator() -> &'static jsonschema::Validator {
     static V: OnceLock<jsonschema::Validator> = OnceLock::new();
@@ -35,8 +36,14 @@ fn protocol_validator() -> &'static jsonschema::Validator {
 /// Panics unless `message` is a valid Airbyte message.
 pub fn assert_valid_message(message: &Value) {
     let v = protocol_validator();
-    let errors: Vec<String> = v.iter_errors(message).map(|e| format!("{} at {}", e, e.instance_path)).collect();
-    assert!(errors.is_empty(), "invalid Airbyte message {message}: {errors:?}");
+    let errors: Vec<String> = v
+        .iter_errors(message)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "invalid Airbyte message {message}: {errors:?}"
+    );
 }
 
 /// What one connector invocation printed.
@@ -61,7 +68,9 @@ impl Run {
     }
 
     pub fn all_records(&self) -> Vec<Value> {
-        self.of_type("RECORD").map(|m| m["record"].clone()).collect()
+        self.of_type("RECORD")
+            .map(|m| m["record"].clone())
+            .collect()
     }
 
     /// Every `stream_state` emitted for `stream`, in order.
@@ -80,7 +89,10 @@ impl Run {
     pub fn state_file(&self) -> Value {
         let mut last: Vec<(String, Value)> = Vec::new();
         for m in self.of_type("STATE") {
-            let name = m["state"]["stream"]["stream_descriptor"]["name"].as_str().unwrap_or("").to_string();
+            let name = m["state"]["stream"]["stream_descriptor"]["name"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
             last.retain(|(n, _)| n != &name);
             last.push((name, m["state"].clone()));
         }
@@ -98,13 +110,20 @@ impl Run {
         self.of_type("TRACE")
             .filter(|m| m["trace"]["type"] == "STREAM_STATUS")
             .filter(|m| m["trace"]["stream_status"]["stream_descriptor"]["name"] == stream)
-            .map(|m| m["trace"]["stream_status"]["status"].as_str().unwrap_or("").to_string())
+            .map(|m| {
+                m["trace"]["stream_status"]["status"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string()
+            })
             .collect()
     }
 
     pub fn estimates(&self, stream: &str) -> Vec<i64> {
         self.of_type("TRACE")
-            .filter(|m| m["trace"]["type"] == "ESTIMATE" && m["trace"]["estimate"]["name"] == stream)
+            .filter(|m| {
+                m["trace"]["type"] == "ESTIMATE" && m["trace"]["estimate"]["name"] == stream
+            })
             .filter_map(|m| m["trace"]["estimate"]["row_estimate"].as_i64())
             .collect()
     }
@@ -116,21 +135,33 @@ impl Run {
     }
 
     pub fn controls(&self) -> Vec<Value> {
-        self.of_type("CONTROL").map(|m| m["control"]["connectorConfig"]["config"].clone()).collect()
+        self.of_type("CONTROL")
+            .map(|m| m["control"]["connectorConfig"]["config"].clone())
+            .collect()
     }
 
     pub fn spec(&self) -> Value {
-        self.of_type("SPEC").next().map(|m| m["spec"].clone()).unwrap_or(Value::Null)
+        self.of_type("SPEC")
+            .next()
+            .map(|m| m["spec"].clone())
+            .unwrap_or(Value::Null)
     }
 
     pub fn catalog(&self) -> Value {
-        self.of_type("CATALOG").next().map(|m| m["catalog"].clone()).unwrap_or(Value::Null)
+        self.of_type("CATALOG")
+            .next()
+            .map(|m| m["catalog"].clone())
+            .unwrap_or(Value::Null)
     }
 
     pub fn stream_names(&self) -> Vec<String> {
         self.catalog()["streams"]
             .as_array()
-            .map(|a| a.iter().filter_map(|s| s["name"].as_str().map(str::to_string)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s["name"].as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -149,7 +180,9 @@ pub struct Files {
 
 impl Files {
     pub fn new() -> Self {
-        Files { dir: tempfile::tempdir().expect("temp dir") }
+        Files {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
     }
 
     /// Writes `value` as JSON and returns the path.
@@ -176,7 +209,9 @@ pub fn env(base_url_var: &str, server: &str, now: &str) -> RunEnv {
     let mut vars = HashMap::new();
     vars.insert(base_url_var.to_string(), server.to_string());
     vars.insert("AIRBYTE_TEST_NOW".to_string(), now.to_string());
-    RunEnv::from_vars(vars).expect("valid env").with_time_scale(0.0)
+    RunEnv::from_vars(vars)
+        .expect("valid env")
+        .with_time_scale(0.0)
 }
 
 /// Runs a connector command in-process and validates every printed message.
@@ -189,11 +224,16 @@ pub async fn run(source: &dyn Source, env: RunEnv, args: &[&str]) -> Run {
     let raw = captured.text();
     let mut messages = Vec::new();
     for line in raw.lines() {
-        let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
+        let v: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
         assert_valid_message(&v);
         messages.push(v);
     }
-    Run { code, messages, raw }
+    Run {
+        code,
+        messages,
+        raw,
+    }
 }
 
 /// A configured catalog reading `streams` in the given sync mode ("incremental" or
@@ -212,14 +252,25 @@ pub fn state_for(stream: &str, state: Value) -> Value {
 }
 
 /// Runs `read` with the given config, catalog and optional state.
-pub async fn read(source: &dyn Source, env: RunEnv, config: &Value, catalog: &Value, state: Option<&Value>) -> Run {
+pub async fn read(
+    source: &dyn Source,
+    env: RunEnv,
+    config: &Value,
+    catalog: &Value,
+    state: Option<&Value>,
+) -> Run {
     let files = Files::new();
     let c = files.json("config.json", config);
     let k = files.json("catalog.json", catalog);
     match state {
         Some(s) => {
             let st = files.json("state.json", s);
-            run(source, env, &["read", "--config", &c, "--catalog", &k, "--state", &st]).await
+            run(
+                source,
+                env,
+                &["read", "--config", &c, "--catalog", &k, "--state", &st],
+            )
+            .await
         }
         None => run(source, env, &["read", "--config", &c, "--catalog", &k]).await,
     }
@@ -230,4 +281,90 @@ pub async fn with_config(source: &dyn Source, env: RunEnv, command: &str, config
     let files = Files::new();
     let c = files.json("config.json", config);
     run(source, env, &[command, "--config", &c]).await
+}
+
+/// Builds the streams of a [`DeclaredSource`] from the config.
+pub type StreamsFn = dyn Fn(
+        &Value,
+        &connector_runtime::source::SourceContext,
+    ) -> connector_runtime::Result<
+        Vec<std::sync::Arc<connector_runtime::stream::DeclarativeStream>>,
+    > + Send
+    + Sync;
+
+/// A test-only source whose streams are whatever the test declares, for exercising runtime
+/// mechanisms one at a time. Its spec requires an `api_key` (an `airbyte_secret`) and allows
+/// anything else.
+pub struct DeclaredSource {
+    pub check_stream: String,
+    pub workers: usize,
+    streams: Box<StreamsFn>,
+}
+
+impl DeclaredSource {
+    pub fn new(
+        streams: impl Fn(
+                &Value,
+                &connector_runtime::source::SourceContext,
+            ) -> connector_runtime::Result<
+                Vec<std::sync::Arc<connector_runtime::stream::DeclarativeStream>>,
+            > + Send
+            + Sync
+            + 'static,
+    ) -> Self {
+        DeclaredSource {
+            check_stream: String::new(),
+            workers: 4,
+            streams: Box::new(streams),
+        }
+    }
+
+    pub fn check(mut self, stream: &str) -> Self {
+        self.check_stream = stream.to_string();
+        self
+    }
+
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.workers = workers;
+        self
+    }
+
+    /// The connection specification of every [`DeclaredSource`].
+    pub fn spec_json() -> Value {
+        json!({"documentationUrl": "https://example.invalid/docs", "connectionSpecification": {
+        "$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
+        "required": ["api_key"], "additionalProperties": true,
+        "properties": {
+            "api_key": {"type": "string", "airbyte_secret": true},
+            "start_date": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
+        }}})
+    }
+}
+
+impl Source for DeclaredSource {
+    fn name(&self) -> &str {
+        "source-declared"
+    }
+    fn version(&self) -> &str {
+        "0.0.1"
+    }
+    fn spec(
+        &self,
+    ) -> connector_runtime::Result<connector_runtime::protocol::ConnectorSpecification> {
+        connector_runtime::source::spec_from_json(&Self::spec_json().to_string())
+    }
+    fn streams(
+        &self,
+        config: &Value,
+        ctx: &connector_runtime::source::SourceContext,
+    ) -> connector_runtime::Result<Vec<std::sync::Arc<connector_runtime::stream::DeclarativeStream>>>
+    {
+        (self.streams)(config, ctx)
+    }
+    fn check_stream(&self) -> &str {
+        &self.check_stream
+    }
+    fn workers(&self, _config: &Value) -> usize {
+        self.workers
+    }
 }

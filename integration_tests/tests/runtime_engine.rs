@@ -12,12 +12,12 @@ struct TestSource;
 
 fn spec_json() -> Value {
     json!({"documentationUrl": "https://example.invalid/docs", "connectionSpecification": {
-        "$schema": "http://json-schema.org/draft-07/schema#", "type": "object", "required": ["api_key"],
-        "additionalProperties": true,
-        "properties": {
-            "api_key": {"type": "string", "airbyte_secret": true},
-            "start_date": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
-        }}})
+    "$schema": "http://json-schema.org/draft-07/schema#", "type": "object", "required": ["api_key"],
+    "additionalProperties": true,
+    "properties": {
+        "api_key": {"type": "string", "airbyte_secret": true},
+        "start_date": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
+    }}})
 }
 
 impl Source for TestSource {
@@ -38,7 +38,10 @@ impl Source for TestSource {
         let requester = Requester::new("https://api.example.invalid/v1/", VAR, &ctx.env)?
             .with_auth(Arc::new(HeaderAuth::new("X-Key", key)));
         let now = ctx.env.clock.now();
-        let start = config["start_date"].as_str().and_then(parse_date).unwrap_or(now - Duration::days(30));
+        let start = config["start_date"]
+            .as_str()
+            .and_then(parse_date)
+            .unwrap_or(now - Duration::days(30));
         let items = DeclarativeStream::new(
             "items",
             json!({"type": "object", "properties": {"id": {"type": "integer"}}}),
@@ -63,9 +66,22 @@ impl Source for TestSource {
             "reports",
             json!({"type": "object"}),
             SimpleRetriever::new(&requester, |s: &Slice| {
-                HttpRequest::get(format!("accounts/{}/report", s.get_str("id").unwrap_or_default()))
-                    .query("start", s.start().map(|d| d.format("%F").to_string()).unwrap_or_default())
-                    .query("end", s.end().map(|d| d.format("%F").to_string()).unwrap_or_default())
+                HttpRequest::get(format!(
+                    "accounts/{}/report",
+                    s.get_str("id").unwrap_or_default()
+                ))
+                .query(
+                    "start",
+                    s.start()
+                        .map(|d| d.format("%F").to_string())
+                        .unwrap_or_default(),
+                )
+                .query(
+                    "end",
+                    s.end()
+                        .map(|d| d.format("%F").to_string())
+                        .unwrap_or_default(),
+                )
             })
             .records_at("rows"),
         )
@@ -91,36 +107,64 @@ async fn page_number_pagination_reads_until_a_short_page() {
         .and(path("/v1/items"))
         .and(query_param("page_size", "2"))
         .and(query_param_is_missing("page"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": {"list": [{"id": "1"}, {"id": 2}], "total": 3}})))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"data": {"list": [{"id": "1"}, {"id": 2}], "total": 3}})),
+        )
         .expect(1)
         .mount(&server)
         .await;
     Mock::given(method("GET"))
         .and(path("/v1/items"))
         .and(query_param("page", "2"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": {"list": [{"id": 3}], "total": 3}})))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"data": {"list": [{"id": 3}], "total": 3}})),
+        )
         .expect(1)
         .mount(&server)
         .await;
-    let run = read(&TestSource, env(VAR, &server.uri(), NOW), &config(), &catalog(&[("items", "full_refresh")]), None).await;
+    let run = read(
+        &TestSource,
+        env(VAR, &server.uri(), NOW),
+        &config(),
+        &catalog(&[("items", "full_refresh")]),
+        None,
+    )
+    .await;
     assert_eq!(run.code, 0, "{}", run.raw);
-    assert_eq!(run.records("items"), vec![json!({"id": 1}), json!({"id": 2}), json!({"id": 3})]);
-    assert_eq!(run.statuses("items"), vec!["STARTED", "RUNNING", "COMPLETE"]);
+    assert_eq!(
+        run.records("items"),
+        vec![json!({"id": 1}), json!({"id": 2}), json!({"id": 3})]
+    );
+    assert_eq!(
+        run.statuses("items"),
+        vec!["STARTED", "RUNNING", "COMPLETE"]
+    );
     assert_eq!(run.estimates("items"), vec![3]);
-    assert_eq!(run.last_state("items").unwrap(), json!({"__ab_no_cursor_state_message": true}));
+    assert_eq!(
+        run.last_state("items").unwrap(),
+        json!({"__ab_no_cursor_state_message": true})
+    );
 }
 
 async fn mount_accounts(server: &MockServer) {
     Mock::given(method("GET"))
         .and(path("/v1/accounts"))
         .and(query_param_is_missing("bookmark"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"items": [{"id": "a1"}], "bookmark": "BM"})))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"items": [{"id": "a1"}], "bookmark": "BM"})),
+        )
         .mount(server)
         .await;
     Mock::given(method("GET"))
         .and(path("/v1/accounts"))
         .and(query_param("bookmark", "BM"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"items": [{"id": "a2"}], "bookmark": null})))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"items": [{"id": "a2"}], "bookmark": null})),
+        )
         .mount(server)
         .await;
 }
@@ -129,7 +173,10 @@ async fn mount_accounts(server: &MockServer) {
 async fn substream_partitions_windows_and_per_partition_state_round_trip() {
     let server = MockServer::start().await;
     mount_accounts(&server).await;
-    for (acct, rows) in [("a1", json!([{"day": "2024-01-03"}, {"day": "2024-01-07"}])), ("a2", json!([]))] {
+    for (acct, rows) in [
+        ("a1", json!([{"day": "2024-01-03"}, {"day": "2024-01-07"}])),
+        ("a2", json!([])),
+    ] {
         Mock::given(method("GET"))
             .and(path(format!("/v1/accounts/{acct}/report")))
             .respond_with(ResponseTemplate::new(200).set_body_json(json!({"rows": rows})))
@@ -137,7 +184,14 @@ async fn substream_partitions_windows_and_per_partition_state_round_trip() {
             .mount(&server)
             .await;
     }
-    let run = read(&TestSource, env(VAR, &server.uri(), NOW), &config(), &catalog(&[("reports", "incremental")]), None).await;
+    let run = read(
+        &TestSource,
+        env(VAR, &server.uri(), NOW),
+        &config(),
+        &catalog(&[("reports", "incremental")]),
+        None,
+    )
+    .await;
     assert_eq!(run.code, 0, "{}", run.raw);
     // Two windows (01-01..01-05, 01-06..01-10) per account; a1 returns its two rows each time.
     assert_eq!(run.records("reports").len(), 4);
@@ -167,7 +221,9 @@ async fn substream_partitions_windows_and_per_partition_state_round_trip() {
         .and(path("/v1/accounts/a1/report"))
         .and(query_param("start", "2024-01-07"))
         .and(query_param("end", "2024-01-10"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"rows": [{"day": "2024-01-09"}]})))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"rows": [{"day": "2024-01-09"}]})),
+        )
         .expect(1)
         .mount(&server2)
         .await;
@@ -199,19 +255,36 @@ async fn retries_honour_retry_after_then_a_failing_stream_is_incomplete() {
         .expect(6)
         .mount(&server)
         .await;
-    let run = read(&TestSource, env(VAR, &server.uri(), NOW), &config(), &catalog(&[("items", "full_refresh")]), None).await;
+    let run = read(
+        &TestSource,
+        env(VAR, &server.uri(), NOW),
+        &config(),
+        &catalog(&[("items", "full_refresh")]),
+        None,
+    )
+    .await;
     assert_eq!(run.code, 1);
     assert_eq!(run.statuses("items"), vec!["STARTED", "INCOMPLETE"]);
     let errors = run.errors();
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0]["failure_type"], "transient_error");
-    assert!(run.logs().iter().any(|l| l.contains("retrying in 7.0s")), "{:?}", run.logs());
+    assert!(
+        run.logs().iter().any(|l| l.contains("retrying in 7.0s")),
+        "{:?}",
+        run.logs()
+    );
 }
 
 #[tokio::test]
 async fn bad_inputs_are_config_errors_and_secrets_never_leak() {
     let server = MockServer::start().await;
-    let run = with_config(&TestSource, env(VAR, &server.uri(), NOW), "check", &json!({"start_date": 5})).await;
+    let run = with_config(
+        &TestSource,
+        env(VAR, &server.uri(), NOW),
+        "check",
+        &json!({"start_date": 5}),
+    )
+    .await;
     assert_eq!(run.code, 1);
     assert_eq!(run.errors()[0]["failure_type"], "config_error");
 
@@ -224,14 +297,23 @@ async fn bad_inputs_are_config_errors_and_secrets_never_leak() {
     )
     .await;
     assert_eq!(run.code, 1);
-    assert!(run.errors()[0]["message"].as_str().unwrap().contains("nope"));
+    assert!(run.errors()[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("nope"));
 
     Mock::given(method("GET"))
         .and(path("/v1/items"))
         .respond_with(ResponseTemplate::new(401).set_body_string("bad key key-abcdef"))
         .mount(&server)
         .await;
-    let run = with_config(&TestSource, env(VAR, &server.uri(), NOW), "check", &config()).await;
+    let run = with_config(
+        &TestSource,
+        env(VAR, &server.uri(), NOW),
+        "check",
+        &config(),
+    )
+    .await;
     assert_eq!(run.code, 0);
     assert_eq!(run.connection_status()["status"], "FAILED");
     assert!(!run.raw.contains("key-abcdef"), "{}", run.raw);

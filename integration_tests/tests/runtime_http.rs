@@ -1,0 +1,850 @@
+//! The requester against a mock API: base-URL override, header auth, the OAuth2 refresh
+//! flow, request budgets, error classification and retries.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration as StdDuration, Instant};
+
+use connector_runtime::http::rate_limit::ApiBudget as Budget;
+use connector_runtime::output::{Captured, Output};
+use connector_runtime::prelude::*;
+use connector_runtime::protocol::{AirbyteMessage, LogLevel};
+use connector_runtime::secrets::Secrets;
+use integration_tests::{catalog, env, read, DeclaredSource};
+use wiremock::matchers::{body_string, header, method, path, query_param};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+const VAR: &str = "HTTP_TEST_BASE_URL";
+const NOW: &str = "2024-01-10T12:00:00Z";
+const KEY: &str = "key-http-0123456789";
+
+fn test_env(server: &MockServer) -> RunEnv {
+    env(VAR, &server.uri(), NOW)
+}
+
+fn requester(server: &MockServer) -> Requester {
+    Requester::new("https://api.example.invalid/v1/", VAR, &test_env(server)).expect("requester")
+}
+
+fn body(outcome: Outcome) -> Value {
+    match outcome {
+        Outcome::Success(r) => r.body,
+        Outcome::Ignored { message } => panic!("ignored: {message}"),
+    }
+}
+
+// ---- base URL override ----
+
+#[tokio::test]
+async fn the_override_replaces_scheme_host_and_port_and_keeps_the_api_path() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/things"))
+        .and(query_param("x", "1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": 1})))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let r = requester(&server);
+    assert_eq!(r.base_url().as_str(), format!("{}/v1/", server.uri()));
+    assert_eq!(
+        body(
+            r.send(&HttpRequest::get("things").query("x", "1"))
+                .await
+                .unwrap()
+        ),
+        json!({"ok": 1})
+    );
+    assert_eq!(
+        body(
+            r.send(&HttpRequest::get("/things").query("x", "1"))
+                .await
+                .unwrap()
+        ),
+        json!({"ok": 1})
+    );
+    // Other official hosts (token endpoints, sandboxes) follow the override, path and query kept.
+    assert_eq!(
+        r.official_url("https://auth.example.invalid/oauth2/token?grant=1")
+            .unwrap()
+            .as_str(),
+        format!("{}/oauth2/token?grant=1", server.uri())
+    );
+}
+
+#[tokio::test]
+async fn absolute_urls_in_requests_are_used_as_given() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/elsewhere/next"))
+        .and(query_param("page", "2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": 2})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let r = requester(&server);
+    let url = format!("{}/elsewhere/next?page=2", server.uri());
+    assert_eq!(
+        body(r.send(&HttpRequest::get(url)).await.unwrap()),
+        json!({"ok": 2})
+    );
+}
+
+#[test]
+fn without_override_the_official_urls_stay_and_a_bad_override_is_a_config_error() {
+    let r = Requester::new("https://api.example.invalid/v1/", VAR, &RunEnv::default()).unwrap();
+    assert_eq!(r.base_url().as_str(), "https://api.example.invalid/v1/");
+    assert_eq!(
+        r.official_url("https://auth.example.invalid/token")
+            .unwrap()
+            .as_str(),
+        "https://auth.example.invalid/token"
+    );
+    let bad = RunEnv::default().with_var(VAR, "not a url");
+    let err = Requester::new("https://api.example.invalid/v1/", VAR, &bad).unwrap_err();
+    assert_eq!(err.failure_type(), FailureType::ConfigError);
+    assert!(err.message().contains(VAR), "{}", err.message());
+}
+
+// ---- header auth ----
+
+#[tokio::test]
+async fn header_auth_is_sent_and_unauthenticated_requests_go_without_it() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/private"))
+        .and(header(
+            "Authorization",
+            format!("Klaviyo-API-Key {KEY}").as_str(),
+        ))
+        .and(header("revision", "2024-10-15"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/download"))
+        .and(|req: &Request| !req.headers.contains_key("authorization"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"file": true})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let r = requester(&server)
+        .with_auth(Arc::new(HeaderAuth::new(
+            "Authorization",
+            format!("Klaviyo-API-Key {KEY}"),
+        )))
+        .with_header("revision", "2024-10-15");
+    assert_eq!(
+        body(r.send(&HttpRequest::get("private")).await.unwrap()),
+        json!({"ok": true})
+    );
+    let download = HttpRequest::get(format!("{}/download", server.uri())).without_auth();
+    assert_eq!(
+        body(r.send(&download).await.unwrap()),
+        json!({"file": true})
+    );
+}
+
+#[tokio::test]
+async fn bearer_auth_sends_a_bearer_token() {
+    let server = MockServer::start().await;
+    Mock::given(path("/v1/me"))
+        .and(header("Authorization", "Bearer tok-abc-123"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let r = requester(&server).with_auth(Arc::new(HeaderAuth::bearer("tok-abc-123")));
+    r.send(&HttpRequest::get("me")).await.unwrap();
+}
+
+// ---- OAuth2 refresh-token flow ----
+
+struct OAuthFixture {
+    auth: Arc<OAuth2Refresh>,
+    captured: Captured,
+    output: Output,
+    /// Seconds added to the pinned clock, so a test can let time pass.
+    offset: Arc<AtomicI64>,
+}
+
+fn oauth_config(access: Option<(&str, &str)>) -> Value {
+    let mut creds = json!({"auth_type": "oauth2.0", "client_id": "cid", "client_secret": "csecret-123", "refresh_token": "R1"});
+    if let Some((token, expiry)) = access {
+        creds["access_token"] = json!(token);
+        creds["token_expiry_date"] = json!(expiry);
+    }
+    json!({"credentials": creds, "start_date": "2024-01-01"})
+}
+
+fn oauth(server: &MockServer, config: &Value, basic_auth: bool, rotating: bool) -> OAuthFixture {
+    let r = requester(server);
+    let captured = Captured::default();
+    let output = Output::new(Box::new(captured.clone()), Secrets::new());
+    let offset = Arc::new(AtomicI64::new(0));
+    let pinned = test_env(server).clock;
+    let off = offset.clone();
+    let now = Arc::new(move || pinned.now() + Duration::seconds(off.load(Ordering::SeqCst)));
+    let settings = OAuthSettings {
+        token_url: r
+            .official_url("https://auth.example.invalid/oauth/token")
+            .unwrap(),
+        client_id: "cid".into(),
+        client_secret: "csecret-123".into(),
+        basic_auth,
+        single_use_refresh_token: rotating,
+        paths: OAuthPaths::under("credentials"),
+    };
+    OAuthFixture {
+        auth: Arc::new(OAuth2Refresh::new(settings, config, output.clone(), now)),
+        captured,
+        output,
+        offset,
+    }
+}
+
+fn token_answer(access: &str, refresh: &str, expires_in: i64) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(
+        json!({"access_token": access, "refresh_token": refresh, "expires_in": expires_in, "token_type": "Bearer"}),
+    )
+}
+
+fn controls(captured: &Captured) -> Vec<Value> {
+    captured
+        .text()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|m| m["type"] == "CONTROL")
+        .map(|m| m["control"]["connectorConfig"]["config"].clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn oauth_refreshes_with_basic_auth_and_a_form_body_then_reuses_the_token() {
+    let server = MockServer::start().await;
+    // base64("cid:csecret-123")
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .and(header("Authorization", "Basic Y2lkOmNzZWNyZXQtMTIz"))
+        .and(header("content-type", "application/x-www-form-urlencoded"))
+        .and(body_string("grant_type=refresh_token&refresh_token=R1"))
+        .respond_with(token_answer("ACCESS-1", "R1", 3600))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/items"))
+        .and(header("Authorization", "Bearer ACCESS-1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
+        .expect(3)
+        .mount(&server)
+        .await;
+    let f = oauth(&server, &oauth_config(None), true, false);
+    let r = requester(&server).with_auth(f.auth.clone());
+    for _ in 0..3 {
+        r.send(&HttpRequest::get("items")).await.unwrap();
+    }
+    assert!(
+        controls(&f.captured).is_empty(),
+        "no rotation, no CONTROL message"
+    );
+}
+
+#[tokio::test]
+async fn oauth_can_send_client_credentials_in_the_form_body() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .and(|req: &Request| !req.headers.contains_key("authorization"))
+        .and(body_string(
+            "grant_type=refresh_token&refresh_token=R1&client_id=cid&client_secret=csecret-123",
+        ))
+        .respond_with(token_answer("ACCESS-1", "R1", 3600))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let f = oauth(&server, &oauth_config(None), false, false);
+    let headers = f.auth.headers(requester(&server).client()).await.unwrap();
+    assert_eq!(
+        headers,
+        vec![("Authorization".to_string(), "Bearer ACCESS-1".to_string())]
+    );
+}
+
+#[tokio::test]
+async fn a_stored_token_is_used_while_valid_and_refreshed_a_minute_before_it_expires() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .and(body_string("grant_type=refresh_token&refresh_token=R1"))
+        .respond_with(token_answer("ACCESS-2", "R2", 3600))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .and(body_string("grant_type=refresh_token&refresh_token=R2"))
+        .respond_with(token_answer("ACCESS-3", "R3", 3600))
+        .expect(1)
+        .mount(&server)
+        .await;
+    // Valid for another hour: used as is.
+    let f = oauth(
+        &server,
+        &oauth_config(Some(("STORED", "2024-01-10T13:00:00+00:00"))),
+        true,
+        true,
+    );
+    let r = requester(&server);
+    let client = r.client();
+    assert_eq!(f.auth.headers(client).await.unwrap()[0].1, "Bearer STORED");
+    // 59 minutes later the token has less than a minute left: refreshed first.
+    f.offset.store(59 * 60 + 1, Ordering::SeqCst);
+    assert_eq!(
+        f.auth.headers(client).await.unwrap()[0].1,
+        "Bearer ACCESS-2"
+    );
+    assert_eq!(
+        f.auth.headers(client).await.unwrap()[0].1,
+        "Bearer ACCESS-2"
+    );
+    // And again when that one runs out, with the rotated refresh token.
+    f.offset.store(59 * 60 + 1 + 3600, Ordering::SeqCst);
+    assert_eq!(
+        f.auth.headers(client).await.unwrap()[0].1,
+        "Bearer ACCESS-3"
+    );
+}
+
+#[tokio::test]
+async fn a_token_about_to_expire_is_refreshed_before_the_first_request() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(token_answer("FRESH", "R1", 3600))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let f = oauth(
+        &server,
+        &oauth_config(Some(("STALE", "2024-01-10T12:00:30+00:00"))),
+        true,
+        false,
+    );
+    assert_eq!(
+        f.auth.headers(requester(&server).client()).await.unwrap()[0].1,
+        "Bearer FRESH"
+    );
+}
+
+#[tokio::test]
+async fn a_401_refreshes_the_token_once_and_repeats_the_request() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(token_answer("NEW", "R1", 3600))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/v1/items"))
+        .and(header("Authorization", "Bearer OLD"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({"message": "token revoked"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/v1/items"))
+        .and(header("Authorization", "Bearer NEW"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let f = oauth(
+        &server,
+        &oauth_config(Some(("OLD", "2024-01-10T18:00:00+00:00"))),
+        true,
+        false,
+    );
+    let r = requester(&server).with_auth(f.auth.clone());
+    assert_eq!(
+        body(r.send(&HttpRequest::get("items")).await.unwrap()),
+        json!({"ok": true})
+    );
+}
+
+#[tokio::test]
+async fn a_401_after_a_fresh_token_is_a_config_error_not_a_loop() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(token_answer("NEW", "R1", 3600))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/v1/items"))
+        .respond_with(ResponseTemplate::new(401))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let f = oauth(
+        &server,
+        &oauth_config(Some(("OLD", "2024-01-10T18:00:00+00:00"))),
+        true,
+        false,
+    );
+    let r = requester(&server).with_auth(f.auth.clone());
+    let err = r.send(&HttpRequest::get("items")).await.unwrap_err();
+    assert_eq!(err.failure_type(), FailureType::ConfigError);
+}
+
+#[tokio::test]
+async fn a_rotated_refresh_token_is_written_back_with_the_whole_config() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(token_answer("ACCESS-NEW", "R2-rotated", 7200))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let config = oauth_config(None);
+    let f = oauth(&server, &config, true, true);
+    f.auth.headers(requester(&server).client()).await.unwrap();
+    let written = controls(&f.captured);
+    assert_eq!(written.len(), 1);
+    let mut expected = config.clone();
+    expected["credentials"]["refresh_token"] = json!("R2-rotated");
+    expected["credentials"]["access_token"] = json!("ACCESS-NEW");
+    // 2024-01-10T12:00:00Z + 7200 s.
+    let expiry = written[0]["credentials"]["token_expiry_date"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(
+        chrono::DateTime::parse_from_rfc3339(&expiry)
+            .map(|d| d.timestamp())
+            .ok(),
+        Some(1_704_895_200),
+        "{expiry}"
+    );
+    expected["credentials"]["token_expiry_date"] = json!(expiry);
+    assert_eq!(written[0], expected);
+}
+
+#[tokio::test]
+async fn a_rejected_refresh_token_is_a_config_error_that_says_what_to_do() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(
+            ResponseTemplate::new(400)
+                .set_body_json(json!({"error": "invalid_grant", "error_description": "refresh token RT-long-secret expired"})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut config = oauth_config(None);
+    config["credentials"]["refresh_token"] = json!("RT-long-secret");
+    let f = oauth(&server, &config, true, true);
+    let r = requester(&server).with_auth(f.auth.clone());
+    let err = r.send(&HttpRequest::get("items")).await.unwrap_err();
+    assert_eq!(err.failure_type(), FailureType::ConfigError);
+    assert!(
+        err.message().contains("re-authenticate"),
+        "{}",
+        err.message()
+    );
+    let internal = err.internal().unwrap_or_default();
+    assert!(
+        internal.contains("HTTP 400") && internal.contains("invalid_grant"),
+        "{internal}"
+    );
+    assert!(
+        internal.contains("refresh token **** expired"),
+        "the refresh token is masked: {internal}"
+    );
+    assert!(controls(&f.captured).is_empty());
+}
+
+#[tokio::test]
+async fn oauth_tokens_and_client_secret_are_masked_in_logs() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(token_answer("ACCESS-SECRET-1", "REFRESH-SECRET-2", 3600))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let f = oauth(&server, &oauth_config(None), true, false);
+    f.auth.headers(requester(&server).client()).await.unwrap();
+    f.output.emit(&AirbyteMessage::log(
+        LogLevel::Info,
+        "sent ACCESS-SECRET-1 and REFRESH-SECRET-2 with csecret-123 after R1",
+    ));
+    f.output.flush();
+    let text = f.captured.text();
+    assert!(
+        text.contains("sent **** and **** with **** after R1"),
+        "{text}"
+    );
+}
+
+// ---- request budgets ----
+
+/// Records when each request arrived.
+struct Timed(Arc<Mutex<Vec<Instant>>>, Value);
+
+impl Respond for Timed {
+    fn respond(&self, _req: &Request) -> ResponseTemplate {
+        if let Ok(mut t) = self.0.lock() {
+            t.push(Instant::now());
+        }
+        ResponseTemplate::new(200).set_body_json(self.1.clone())
+    }
+}
+
+#[tokio::test]
+async fn a_budget_shared_by_concurrent_partitions_is_never_exceeded() {
+    let server = MockServer::start().await;
+    let arrivals = Arc::new(Mutex::new(Vec::new()));
+    Mock::given(path("/v1/rows"))
+        .and(query_param("page", "2"))
+        .respond_with(Timed(arrivals.clone(), json!({"rows": [{"n": 3}]})))
+        .expect(4)
+        .mount(&server)
+        .await;
+    Mock::given(path("/v1/rows"))
+        .respond_with(Timed(
+            arrivals.clone(),
+            json!({"rows": [{"n": 1}, {"n": 2}]}),
+        ))
+        .expect(4)
+        .mount(&server)
+        .await;
+    // 3 requests per 600 ms, for the whole run.
+    let budget = Budget::builder()
+        .policy(Matcher::Any, &[Rate::new(3, StdDuration::from_millis(600))])
+        .build();
+    let source = DeclaredSource::new(move |_c, ctx| {
+        let r = Requester::new("https://api.example.invalid/v1/", VAR, &ctx.env)?
+            .with_budget(budget.clone());
+        Ok(vec![DeclarativeStream::new(
+            "rows",
+            json!({}),
+            SimpleRetriever::new(&r, |s: &Slice| {
+                HttpRequest::get("rows").query("p", s.get_str("p").unwrap_or_default())
+            })
+            .paginator(Paginator::page_number(2))
+            .records_at("rows"),
+        )
+        .router(PartitionRouter::list("p", (0..4).map(|i| json!(i))))
+        .into_arc()])
+    })
+    .workers(4);
+    let run = read(
+        &source,
+        test_env(&server),
+        &json!({"api_key": KEY}),
+        &catalog(&[("rows", "full_refresh")]),
+        None,
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.raw);
+    assert_eq!(run.records("rows").len(), 12);
+    let mut t = arrivals.lock().unwrap().clone();
+    t.sort();
+    assert_eq!(t.len(), 8);
+    // Any 4 consecutive requests span more than one window (with slack for delivery jitter,
+    // which can only make them look closer together than they were sent).
+    for w in t.windows(4) {
+        let span = w[3] - w[0];
+        assert!(
+            span >= StdDuration::from_millis(450),
+            "4 requests within {span:?}"
+        );
+    }
+}
+
+// ---- error classification and retries ----
+
+fn retry_source(policy: RetryPolicy, handlers: HandlerChain) -> DeclaredSource {
+    DeclaredSource::new(move |config, ctx| {
+        let key = config["api_key"].as_str().unwrap_or_default().to_string();
+        let r = Requester::new("https://api.example.invalid/v1/", VAR, &ctx.env)?
+            .with_auth(Arc::new(HeaderAuth::new("X-Key", key)))
+            .with_retry(policy.clone())
+            .with_handlers(handlers.clone());
+        Ok(vec![
+            DeclarativeStream::new(
+                "items",
+                json!({}),
+                SimpleRetriever::new(&r, |_s: &Slice| HttpRequest::get("items"))
+                    .paginator(Paginator::page_number(2))
+                    .records_at("data"),
+            )
+            .into_arc(),
+            DeclarativeStream::new(
+                "others",
+                json!({}),
+                SimpleRetriever::new(&r, |_s: &Slice| HttpRequest::get("others"))
+                    .records_at("data"),
+            )
+            .into_arc(),
+        ])
+    })
+}
+
+fn exponential(max_retries: u32) -> RetryPolicy {
+    RetryPolicy {
+        max_retries,
+        backoff: Backoff::Exponential {
+            base: StdDuration::from_secs(5),
+            factor: 2.0,
+            max: StdDuration::from_secs(600),
+        },
+        headers: vec![RetryHeader::retry_after()],
+        max_wait: Some(StdDuration::from_secs(3600)),
+    }
+}
+
+async fn read_items(server: &MockServer, source: &DeclaredSource) -> integration_tests::Run {
+    read(
+        source,
+        test_env(server),
+        &json!({"api_key": KEY}),
+        &catalog(&[("items", "full_refresh")]),
+        None,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn transient_errors_are_retried_with_exponential_backoff_until_success() {
+    let server = MockServer::start().await;
+    Mock::given(path("/v1/items"))
+        .respond_with(ResponseTemplate::new(503).set_body_string("busy"))
+        .up_to_n_times(3)
+        .expect(3)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/v1/items"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": [{"id": 1}]})))
+        .expect(1)
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let run = read_items(&server, &retry_source(exponential(5), HandlerChain::new())).await;
+    assert_eq!(run.code, 0, "{}", run.raw);
+    assert_eq!(run.records("items"), vec![json!({"id": 1})]);
+    let waits: Vec<String> = run
+        .logs()
+        .iter()
+        .filter_map(|l| l.split("retrying in ").nth(1).map(|s| s.to_string()))
+        .collect();
+    assert_eq!(
+        waits,
+        vec![
+            "5.0s (attempt 2/6)",
+            "10.0s (attempt 3/6)",
+            "20.0s (attempt 4/6)"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured_over_the_backoff() {
+    let server = MockServer::start().await;
+    Mock::given(path("/v1/items"))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "42"))
+        .up_to_n_times(1)
+        .expect(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/v1/items"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": []})))
+        .expect(1)
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let run = read_items(&server, &retry_source(exponential(5), HandlerChain::new())).await;
+    assert_eq!(run.code, 0, "{}", run.raw);
+    assert!(run
+        .logs()
+        .iter()
+        .any(|l| l.contains("Rate limit exceeded (HTTP 429)") && l.contains("retrying in 42.0s")));
+}
+
+#[tokio::test]
+async fn attempts_are_bounded_and_exhaustion_is_a_transient_error() {
+    let server = MockServer::start().await;
+    Mock::given(path("/v1/items"))
+        .respond_with(ResponseTemplate::new(500).set_body_string("oops"))
+        .expect(3)
+        .mount(&server)
+        .await;
+    let run = read_items(&server, &retry_source(exponential(2), HandlerChain::new())).await;
+    assert_eq!(run.code, 1);
+    let errors = run.errors();
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0]["failure_type"], "transient_error");
+    let message = errors[0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("Exhausted available request attempts after 3 attempts"),
+        "{message}"
+    );
+    assert!(message.contains("HTTP 500"), "{message}");
+}
+
+#[tokio::test]
+async fn a_wait_longer_than_max_wait_fails_fast() {
+    let server = MockServer::start().await;
+    Mock::given(path("/v1/items"))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "86400"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let run = read_items(&server, &retry_source(exponential(5), HandlerChain::new())).await;
+    assert_eq!(run.code, 1);
+    let errors = run.errors();
+    assert_eq!(errors[0]["failure_type"], "transient_error");
+    assert!(errors[0]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("greater than max waiting time of 3600s"));
+}
+
+#[tokio::test]
+async fn auth_and_client_errors_are_not_retried_and_keep_their_failure_type() {
+    for (status, failure_type) in [
+        (401, "config_error"),
+        (403, "config_error"),
+        (404, "system_error"),
+        (400, "system_error"),
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(path("/v1/items"))
+            .respond_with(ResponseTemplate::new(status).set_body_string("nope"))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let run = read_items(&server, &retry_source(exponential(5), HandlerChain::new())).await;
+        assert_eq!(run.code, 1);
+        assert_eq!(
+            run.errors()[0]["failure_type"],
+            failure_type,
+            "HTTP {status}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn source_rules_classify_codes_inside_successful_answers() {
+    // An API that reports errors in a 200 body: code 40100 is a rate limit, 40002 a config
+    // error, 0 success.
+    let rules = HandlerChain::new().with(|r: &ResponseView<'_>| match r.body_i64("code") {
+        Some(40100) => Some(ResponseAction::rate_limited(
+            "code 40100: too many requests",
+        )),
+        Some(40002) => Some(ResponseAction::fail(
+            FailureType::ConfigError,
+            "code 40002: no permission",
+        )),
+        _ => None,
+    });
+    let server = MockServer::start().await;
+    Mock::given(path("/v1/items"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"code": 40100})))
+        .up_to_n_times(1)
+        .expect(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/v1/items"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"code": 40002})))
+        .expect(1)
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let run = read_items(&server, &retry_source(exponential(5), rules)).await;
+    assert_eq!(run.code, 1);
+    assert!(run
+        .logs()
+        .iter()
+        .any(|l| l.contains("code 40100") && l.contains("retrying in 5.0s")));
+    assert_eq!(run.errors()[0]["failure_type"], "config_error");
+    assert!(run.errors()[0]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("code 40002"));
+}
+
+#[tokio::test]
+async fn an_ignore_action_ends_pagination_and_the_stream_completes() {
+    let rules = HandlerChain::new().with(|r: &ResponseView<'_>| {
+        (r.status == 400 && r.text.contains("report not ready"))
+            .then(|| ResponseAction::ignore("report not ready"))
+    });
+    let server = MockServer::start().await;
+    Mock::given(path("/v1/items"))
+        .and(query_param("page", "2"))
+        .respond_with(ResponseTemplate::new(400).set_body_string("report not ready"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/v1/items"))
+        .and(query_param("page", "3"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"data": [{"id": 5}, {"id": 6}]})),
+        )
+        .expect(0)
+        .mount(&server)
+        .await;
+    Mock::given(path("/v1/items"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"data": [{"id": 1}, {"id": 2}]})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let run = read_items(&server, &retry_source(exponential(5), rules)).await;
+    assert_eq!(run.code, 0, "{}", run.raw);
+    assert_eq!(
+        run.records("items"),
+        vec![json!({"id": 1}), json!({"id": 2})]
+    );
+    assert_eq!(
+        run.statuses("items"),
+        vec!["STARTED", "RUNNING", "COMPLETE"]
+    );
+    assert!(run
+        .logs()
+        .iter()
+        .any(|l| l.contains("Ignoring the answer") && l.contains("report not ready")));
+}
+
+#[tokio::test]
+async fn secrets_are_masked_in_logs_and_error_traces() {
+    let server = MockServer::start().await;
+    Mock::given(path("/v1/items"))
+        .respond_with(
+            ResponseTemplate::new(500).set_body_string(format!("internal error for key {KEY}")),
+        )
+        .expect(2)
+        .mount(&server)
+        .await;
+    let run = read_items(&server, &retry_source(exponential(1), HandlerChain::new())).await;
+    assert_eq!(run.code, 1);
+    assert!(!run.raw.contains(KEY), "{}", run.raw);
+    assert!(
+        run.logs()
+            .iter()
+            .any(|l| l.contains("internal error for key ****")),
+        "{:?}",
+        run.logs()
+    );
+    assert!(run.errors()[0]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("internal error for key ****"));
+}
