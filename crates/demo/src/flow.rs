@@ -66,6 +66,9 @@ pub fn connectors() -> Vec<Connector> {
                 "advertisers_reports_daily",
                 "ad_groups_reports_hourly",
                 "ads_audience_reports_daily",
+                "creative_assets_images",
+                "creative_assets_videos",
+                "audiences",
             ],
         },
         Connector {
@@ -91,6 +94,10 @@ pub fn connectors() -> Vec<Connector> {
                 "user_account_analytics",
                 "ad_account_analytics",
                 "campaign_analytics",
+                "ad_group_analytics",
+                "ad_analytics",
+                "board_sections",
+                "audiences",
                 "campaign_analytics_report",
             ],
         },
@@ -100,17 +107,24 @@ pub fn connectors() -> Vec<Connector> {
             config: json!({
                 "api_key": "pk_demo_0000000000000000000000000000",
                 "start_date": "2024-06-01T00:00:00Z",
-                "num_workers": 4
+                "num_workers": 4,
+                // Klaviyo allows two report requests a minute: report on one conversion metric.
+                "metric_ids": "RESQ6t"
             }),
             streams: vec![
                 "metrics",
                 "profiles",
                 "global_exclusions",
                 "events",
+                "events_detailed",
                 "campaigns",
+                "campaigns_detailed",
                 "flows",
                 "lists",
+                "lists_detailed",
                 "email_templates",
+                "flow_series_reports",
+                "campaign_values_reports",
             ],
         },
     ]

@@ -36,7 +36,7 @@ pub fn respond(req: &Request) -> ResponseTemplate {
         ("GET", ["api", "metrics"]) => list(req, metrics(), "updated"),
         ("GET", ["api", "profiles"]) => list(req, profiles(), "updated"),
         ("GET", ["api", "events"]) => list(req, events(), "datetime"),
-        ("GET", ["api", "campaigns"]) => list(req, campaigns(), "updated_at"),
+        ("GET", ["api", "campaigns"]) => list(req, campaigns(&origin(req)), "updated_at"),
         ("GET", ["api", "flows"]) => list(req, flows(), "updated"),
         ("GET", ["api", "lists"]) => list(req, lists(), "updated"),
         ("GET", ["api", "lists", id]) => match lists().into_iter().find(|l| l.data["id"] == *id) {
@@ -62,8 +62,91 @@ pub fn respond(req: &Request) -> ResponseTemplate {
                     "content": {"subject": "Summer is here", "preview_text": "20% off", "from_email": "shop@example.com", "from_label": "Demo Shop"},
                     "created_at": "2024-06-01T09:00:00.000000+00:00", "updated_at": "2024-06-01T09:00:00.000000+00:00"}}]}),
         ),
+        ("POST", ["api", "flow-series-reports"]) => report(req, true),
+        ("POST", ["api", "campaign-values-reports"]) => report(req, false),
         _ => not_found(req),
     }
+}
+
+/// A flow-series (per-day arrays aligned to `date_times`) or campaign-values (one aggregate)
+/// report for the timeframe and conversion metric of the POST body.
+fn report(req: &Request, flow_series: bool) -> ResponseTemplate {
+    let body: Value = serde_json::from_slice(&req.body).unwrap_or_default();
+    let attrs = &body["data"]["attributes"];
+    let bound = |k: &str| attrs["timeframe"][k].as_str().and_then(parse_instant);
+    let (Some(start), Some(end)) = (bound("start"), bound("end")) else {
+        return json_response(
+            400,
+            json!({"errors": [{"status": 400, "detail": "timeframe start and end are required"}]}),
+        );
+    };
+    let metric = attrs["conversion_metric_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let statistics: Vec<String> = attrs["statistics"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let days = super::days(start.date_naive(), end.date_naive());
+    let value = |seed: &str, stat: &str| -> Value {
+        let n = sample(&format!("{seed}{stat}{metric}"), 400);
+        if stat.ends_with("rate") {
+            json!(n as f64 / 1000.0)
+        } else if stat.contains("value")
+            || stat.contains("revenue")
+            || stat.contains("order")
+            || stat.contains("spend")
+        {
+            json!(n as f64 * 1.5)
+        } else {
+            json!(n)
+        }
+    };
+    let results: Vec<Value> = if flow_series {
+        flows()
+            .into_iter()
+            .filter(|f| f.data["attributes"]["archived"] == false)
+            .map(|f| {
+                let id = f.data["id"].as_str().unwrap_or_default().to_string();
+                let stats: serde_json::Map<String, Value> = statistics
+                    .iter()
+                    .map(|st| (st.clone(), Value::Array(days.iter().map(|d| value(&format!("{id}{d}"), st)).collect())))
+                    .collect();
+                json!({"groupings": {"flow_id": id, "flow_message_id": format!("{id}M1"), "send_channel": "email"}, "statistics": stats})
+            })
+            .collect()
+    } else {
+        campaigns("")
+            .into_iter()
+            .map(|c| {
+                let id = c.data["id"].as_str().unwrap_or_default().to_string();
+                let stats: serde_json::Map<String, Value> = statistics.iter().map(|st| (st.clone(), value(&format!("{id}{start}"), st))).collect();
+                let channel = c.fields.iter().find(|(k, _)| *k == "messages.channel").map(|(_, v)| v.clone()).unwrap_or_default();
+                json!({"groupings": {"campaign_id": id, "campaign_message_id": format!("{id}M1"), "send_channel": channel}, "statistics": stats})
+            })
+            .collect()
+    };
+    let mut attributes = json!({"results": results});
+    if flow_series {
+        attributes["date_times"] = json!(days
+            .iter()
+            .map(|d| format!("{d}T00:00:00+00:00"))
+            .collect::<Vec<_>>());
+    }
+    let kind = if flow_series {
+        "flow-series-report"
+    } else {
+        "campaign-values-report"
+    };
+    json_response(
+        200,
+        json!({"data": {"type": kind, "id": format!("{kind}-{metric}"), "attributes": attributes, "relationships": {}}}),
+    )
 }
 
 fn ts(t: DateTime<Utc>) -> String {
@@ -207,7 +290,7 @@ fn events() -> Vec<Resource> {
     out
 }
 
-fn campaigns() -> Vec<Resource> {
+fn campaigns(origin: &str) -> Vec<Resource> {
     let plan = [
         ("email", false, "Summer sale announcement"),
         ("email", false, "Weekly newsletter"),
@@ -238,7 +321,7 @@ fn campaigns() -> Vec<Resource> {
                     },
                     "relationships": {
                         "campaign-messages": {"data": [{"type": "campaign-message", "id": format!("{id}M1")}],
-                            "links": {"self": "", "related": format!("https://a.klaviyo.com/api/campaigns/{id}/campaign-messages/")}},
+                            "links": {"self": "", "related": format!("{origin}/api/campaigns/{id}/campaign-messages/")}},
                         "tags": {"data": []}
                     },
                     "links": {"self": format!("https://a.klaviyo.com/api/campaigns/{id}/")}

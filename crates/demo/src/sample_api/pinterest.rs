@@ -52,6 +52,18 @@ pub fn respond(req: &Request) -> ResponseTemplate {
         ("GET", ["v5", "ad_accounts", acct, "campaigns"]) => items(campaigns(acct)),
         ("GET", ["v5", "ad_accounts", acct, "ad_groups"]) => items(ad_groups(acct)),
         ("GET", ["v5", "ad_accounts", acct, "ads"]) => items(ads(acct)),
+        ("GET", ["v5", "ad_accounts", acct, "audiences"]) => items(vec![json!({
+            "id": format!("2542{}", &acct[acct.len() - 4..]),
+            "ad_account_id": acct,
+            "name": "Site visitors 30 days",
+            "audience_type": "VISITOR",
+            "description": "Everyone who visited the shop in the last 30 days",
+            "status": "READY",
+            "size": 24000,
+            "type": "audience",
+            "created_timestamp": 1711900000,
+            "updated_timestamp": 1717000000
+        })]),
         ("GET", ["v5", "ad_accounts", acct, "analytics"]) => json_response(
             200,
             Value::Array(analytics(req, &[("AD_ACCOUNT_ID", acct)])),

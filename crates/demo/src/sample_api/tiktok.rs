@@ -58,6 +58,9 @@ pub fn respond(req: &Request) -> ResponseTemplate {
         "adgroup/get" => paged(req, ad_groups(&advertiser)),
         "ad/get" => paged(req, ads(&advertiser)),
         "report/integrated/get" => paged(req, report_rows(req, &advertiser)),
+        "file/image/ad/search" => paged(req, images(&advertiser)),
+        "file/video/ad/search" => paged(req, videos(&advertiser)),
+        "dmp/custom_audience/list" => paged(req, audiences(&advertiser)),
         _ => not_found(req),
     }
 }
@@ -369,4 +372,92 @@ fn metric_value(metric: &str, id: &str, seed: &str) -> Value {
         }
         _ => json!(format!("{:.2}", n(20000) as f64 / 100.0)),
     }
+}
+
+fn images(advertiser: &str) -> Vec<Value> {
+    advertiser_index(advertiser)
+        .map(|a| {
+            (1..=3)
+                .map(|i| {
+                    let id = format!("ad-site-i18n-sg/20240{a}0{i}c7a1b2");
+                    json!({
+                        "image_id": id,
+                        "material_id": format!("74{a}00000000000{i}"),
+                        "file_name": format!("summer-banner-{i}.jpg"),
+                        "format": "jpeg",
+                        "width": 1200,
+                        "height": 628,
+                        "size": 182044 + i * 1000,
+                        "signature": format!("5f1c2a9b{a}{i}"),
+                        "image_url": format!("https://cdn.example.com/images/{a}{i}.jpg"),
+                        "is_carousel_usable": true,
+                        "displayable": true,
+                        "create_time": "2024-04-03T10:00:00Z",
+                        "modify_time": modify_time(&id).replace(' ', "T") + "Z",
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn videos(advertiser: &str) -> Vec<Value> {
+    advertiser_index(advertiser)
+        .map(|a| {
+            (1..=2)
+                .map(|i| {
+                    let id = format!("v10033g50000c{a}q0vid{i}");
+                    json!({
+                        "video_id": id,
+                        "material_id": format!("75{a}00000000000{i}"),
+                        "file_name": format!("summer-spot-{i}.mp4"),
+                        "format": "mp4",
+                        "width": 1080,
+                        "height": 1920,
+                        "duration": 15.2 + i as f64,
+                        "bit_rate": 2_500_000,
+                        "size": 4_811_000 + i * 1000,
+                        "signature": format!("9a8b7c6d{a}{i}"),
+                        "video_cover_url": format!("https://cdn.example.com/covers/{a}{i}.jpg"),
+                        "preview_url": format!("https://cdn.example.com/videos/{a}{i}.mp4"),
+                        "preview_url_expire_time": "2024-06-15 20:00:00",
+                        "allowed_placements": ["PLACEMENT_TIKTOK"],
+                        "allow_download": true,
+                        "displayable": true,
+                        "create_time": "2024-04-03T10:00:00Z",
+                        "modify_time": modify_time(&id).replace(' ', "T") + "Z",
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn audiences(advertiser: &str) -> Vec<Value> {
+    advertiser_index(advertiser)
+        .map(|a| {
+            [
+                ("Website visitors 30d", "PIXEL"),
+                ("Customer list", "CUSTOMER_FILE"),
+            ]
+            .iter()
+            .enumerate()
+            .map(|(i, (name, kind))| {
+                json!({
+                    "audience_id": format!("71{a}0000000000{i}"),
+                    "name": name,
+                    "audience_type": kind,
+                    "cover_num": 12000 + i * 3000,
+                    "is_valid": true,
+                    "is_expiring": false,
+                    "is_creator": true,
+                    "shared": false,
+                    "calculate_type": null,
+                    "create_time": "2024-03-01 08:00:00",
+                    "expired_time": "2025-03-01 08:00:00",
+                })
+            })
+            .collect()
+        })
+        .unwrap_or_default()
 }
