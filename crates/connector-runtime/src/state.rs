@@ -179,16 +179,20 @@ impl CursorState {
 
     /// Where a partition resumes, before any lookback: its own cursor, else the global cursor
     /// minus the previous sync's duration, else `None` (the stream's configured start).
+    ///
+    /// The fallback is the global cursor *as it came in*: records other partitions emit
+    /// during this sync raise the live global cursor, and a partition starting later must not
+    /// skip its own history because of them.
     pub fn start_for(&self, partition: &Partition) -> Option<DateTime<Utc>> {
         if self.use_global_cursor {
-            return self.global;
+            return self.input_global;
         }
         if let Some(e) = self.find(partition) {
             if e.cursor.is_some() {
                 return e.cursor;
             }
         }
-        self.global
+        self.input_global
             .map(|g| g - Duration::seconds(self.lookback_secs.max(0)))
     }
 
@@ -670,6 +674,23 @@ mod tests {
         assert_eq!(
             s.to_json(now(), false)["states"].as_array().map(Vec::len),
             Some(1)
+        );
+    }
+
+    #[test]
+    fn a_partition_starting_late_falls_back_to_the_incoming_global_not_this_syncs() {
+        let mut first_sync = per_partition(None, now());
+        first_sync.advance(&p("1"), parse_date("2024-09-20").unwrap());
+        first_sync.observe_record(parse_date("2024-09-20").unwrap());
+        assert_eq!(first_sync.start_for(&p("2")), None);
+
+        let input = json!({"state": {"stat_time_day": "2024-09-01"}, "lookback_window": 0});
+        let mut resumed = per_partition(Some(&input), now());
+        resumed.advance(&p("1"), parse_date("2024-09-20").unwrap());
+        resumed.observe_record(parse_date("2024-09-20").unwrap());
+        assert_eq!(
+            resumed.start_for(&p("2")),
+            Some(parse_date("2024-09-01").unwrap())
         );
     }
 }
