@@ -177,4 +177,55 @@ mod tests {
             budget.acquire("GET", &url).await;
         }
     }
+
+    /// Whether a request may start right now (`acquire` completes on its first poll).
+    fn ready(budget: &ApiBudget, method: &str, url: &str) -> bool {
+        use futures::FutureExt;
+        let url = url::Url::parse(url).unwrap();
+        budget.acquire(method, &url).now_or_never().is_some()
+    }
+
+    #[test]
+    fn the_first_matching_policy_by_method_and_path_applies() {
+        let hour = Duration::from_secs(3600);
+        let budget = ApiBudget::builder()
+            .policy(
+                Matcher::PathPrefix {
+                    method: Some("POST".into()),
+                    prefix: "/api/reports".into(),
+                },
+                &[Rate::new(1, hour)],
+            )
+            .policy(
+                Matcher::PathPrefix {
+                    method: None,
+                    prefix: "/api/campaigns".into(),
+                },
+                &[Rate::new(1, hour)],
+            )
+            .build();
+        assert!(ready(&budget, "POST", "http://127.0.0.1/api/reports/1"));
+        assert!(!ready(&budget, "POST", "http://127.0.0.1/api/reports/2"));
+        // GET on the same path and POST elsewhere match no exhausted policy.
+        assert!(ready(&budget, "GET", "http://127.0.0.1/api/reports/1"));
+        assert!(ready(&budget, "POST", "http://127.0.0.1/api/other"));
+        // A policy without a method covers every method.
+        assert!(ready(&budget, "GET", "http://127.0.0.1/api/campaigns"));
+        assert!(!ready(&budget, "POST", "http://127.0.0.1/api/campaigns"));
+    }
+
+    #[test]
+    fn clones_share_one_budget() {
+        let budget = ApiBudget::builder()
+            .policy(
+                Matcher::Custom(Arc::new(|_m: &str, u: &url::Url| u.path() == "/x")),
+                &[Rate::new(1, Duration::from_secs(3600))],
+            )
+            .build();
+        let other_partition = budget.clone();
+        assert!(ready(&budget, "GET", "http://127.0.0.1/x"));
+        // Spent for every clone (every partition of the run), and only for matching requests.
+        assert!(!ready(&other_partition, "GET", "http://127.0.0.1/x"));
+        assert!(ready(&other_partition, "GET", "http://127.0.0.1/y"));
+    }
 }
