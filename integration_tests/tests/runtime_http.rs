@@ -373,6 +373,46 @@ async fn a_401_refreshes_the_token_once_and_repeats_the_request() {
 }
 
 #[tokio::test]
+async fn concurrent_401s_share_one_refresh() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(token_answer("NEW", "R2-rotated", 3600))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/v1/items"))
+        .and(header("Authorization", "Bearer OLD"))
+        .respond_with(ResponseTemplate::new(401))
+        .expect(3)
+        .mount(&server)
+        .await;
+    Mock::given(path("/v1/items"))
+        .and(header("Authorization", "Bearer NEW"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
+        .expect(3)
+        .mount(&server)
+        .await;
+    let f = oauth(
+        &server,
+        &oauth_config(Some(("OLD", "2024-01-10T18:00:00+00:00"))),
+        true,
+        true,
+    );
+    let r = requester(&server).with_auth(f.auth.clone());
+    let req = HttpRequest::get("items");
+    let (a, b, c) = tokio::join!(r.send(&req), r.send(&req), r.send(&req));
+    for outcome in [a, b, c] {
+        assert_eq!(body(outcome.unwrap()), json!({"ok": true}));
+    }
+    assert_eq!(
+        controls(&f.captured).len(),
+        1,
+        "one rotation, one CONTROL message"
+    );
+}
+
+#[tokio::test]
 async fn a_401_after_a_fresh_token_is_a_config_error_not_a_loop() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))

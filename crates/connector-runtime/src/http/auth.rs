@@ -103,7 +103,13 @@ struct TokenState {
     expires_at: Option<DateTime<Utc>>,
     refresh_token: String,
     config: Map<String, Value>,
+    /// When the last refresh finished (wall time, not the pinnable clock).
+    refreshed_at: Option<std::time::Instant>,
 }
+
+/// A 401 this soon after a refresh was answered to a request sent with the previous token
+/// (concurrent partitions fail together): retry with the new token instead of refreshing again.
+const FRESH_TOKEN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub struct OAuth2Refresh {
     settings: OAuthSettings,
@@ -166,6 +172,7 @@ impl OAuth2Refresh {
                 expires_at,
                 refresh_token,
                 config: config.as_object().cloned().unwrap_or_default(),
+                refreshed_at: None,
             }),
             settings,
             output,
@@ -238,6 +245,7 @@ impl OAuth2Refresh {
         let expires_at = (self.now)() + Duration::seconds(expires_in);
         st.access_token = Some(token.clone());
         st.expires_at = Some(expires_at);
+        st.refreshed_at = Some(std::time::Instant::now());
         if let Some(rt) = body.get("refresh_token").and_then(Value::as_str) {
             if !rt.is_empty() {
                 self.output.secrets().add(rt);
@@ -280,6 +288,12 @@ impl Authenticator for OAuth2Refresh {
 
     async fn on_unauthorized(&self, client: &reqwest::Client) -> Result<bool> {
         let mut st = self.state.lock().await;
+        if st
+            .refreshed_at
+            .is_some_and(|t| t.elapsed() < FRESH_TOKEN_GRACE)
+        {
+            return Ok(true);
+        }
         st.expires_at = None;
         self.refresh(client, &mut st).await?;
         Ok(true)
