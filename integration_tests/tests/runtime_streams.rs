@@ -942,3 +942,46 @@ async fn with_many_partitions_intermediate_states_are_throttled() {
     let run = read_one(&server, &many(50), "many", "incremental", None).await;
     assert_eq!(run.states("many").len(), 50 + 1);
 }
+
+/// One record per partition, without HTTP (for runs with thousands of partitions).
+struct OneRecord;
+
+impl Retriever for OneRecord {
+    fn read<'a>(
+        &'a self,
+        _ctx: &'a StreamContext,
+        slice: &'a Slice,
+    ) -> futures::stream::BoxStream<'a, Result<Value>> {
+        let p = slice.partition.get("p").cloned().unwrap_or(Value::Null);
+        Box::pin(futures::stream::iter([Ok(
+            json!({"p": p, "day": "2024-01-05"}),
+        )]))
+    }
+}
+
+#[tokio::test]
+async fn above_ten_thousand_partitions_the_state_switches_to_the_global_cursor() {
+    let source = DeclaredSource::new(|_c, _ctx| {
+        Ok(vec![DeclarativeStream::new("huge", json!({}), OneRecord)
+            .router(PartitionRouter::list("p", (0..10_001).map(|i| json!(i))))
+            .incremental(
+                Incremental::new("day", day(), d("2024-01-01"), d("2024-01-10"))
+                    .per_partition(false),
+            )
+            .into_arc()])
+    })
+    .workers(8);
+    let server = MockServer::start().await;
+    let run = read_one(&server, &source, "huge", "incremental", None).await;
+    assert_eq!(run.code, 0, "{}", run.raw.len());
+    assert_eq!(run.records("huge").len(), 10_001);
+    // Throttled: a STATE every ceil(10001 / 50) = 201 windows, plus the final one.
+    let states = run.states("huge");
+    assert_eq!(states.len(), 10_001 / 201 + 1);
+    assert_eq!(
+        states.last(),
+        Some(
+            &json!({"use_global_cursor": true, "state": {"day": "2024-01-05"}, "lookback_window": 0})
+        )
+    );
+}
