@@ -129,19 +129,26 @@ fn ms(d: std::time::Duration) -> String {
     format!("{:.2}s", d.as_secs_f64())
 }
 
+/// A state in a few words: a per-partition state as its partition count and global cursor, a
+/// flat state as itself.
 fn compact_state(state: Option<Value>) -> String {
-    let text = state.map(|s| s.to_string()).unwrap_or_else(|| "-".into());
-    if text.len() > 110 {
-        format!(
-            "{}…",
-            &text[..text
-                .char_indices()
-                .nth(108)
-                .map(|(i, _)| i)
-                .unwrap_or(text.len())]
-        )
-    } else {
-        text
+    let Some(state) = state else {
+        return "-".into();
+    };
+    let text = match state.get("states").and_then(Value::as_array) {
+        Some(partitions) => format!(
+            "{} partition(s), global {}",
+            partitions.len(),
+            state
+                .get("state")
+                .map(Value::to_string)
+                .unwrap_or_else(|| "-".into())
+        ),
+        None => state.to_string(),
+    };
+    match text.char_indices().nth(90) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text,
     }
 }
 
