@@ -4,20 +4,55 @@
 //! every incremental stream ends with a STATE, and nothing reported an error.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
-/// Parses protocol output: one JSON object with a `type` per line.
+const PROTOCOL_YAML: &str = include_str!("../../airbyte-protocol/schema/airbyte_protocol.yaml");
+
+/// The Airbyte protocol's `AirbyteMessage` schema, compiled once.
+fn protocol() -> Result<&'static jsonschema::Validator, String> {
+    static V: OnceLock<Result<jsonschema::Validator, String>> = OnceLock::new();
+    V.get_or_init(|| {
+        let yaml: Value =
+            serde_yaml::from_str(PROTOCOL_YAML).map_err(|e| format!("protocol schema: {e}"))?;
+        let schema = json!({
+            "$schema": "http://json-schema.org/draft-07/schema#",
+            "$ref": "#/definitions/AirbyteMessage",
+            "definitions": yaml["definitions"].clone(),
+        });
+        jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft7)
+            .build(&schema)
+            .map_err(|e| format!("protocol schema: {e}"))
+    })
+    .as_ref()
+    .map_err(Clone::clone)
+}
+
+/// Parses protocol output: one JSON Airbyte message per line, each valid against the protocol
+/// schema (as the in-process test harness checks every line).
 pub fn parse_lines(raw: &str) -> Result<Vec<Value>, String> {
+    let validator = protocol()?;
     raw.lines()
         .filter(|l| !l.trim().is_empty())
         .map(|line| {
             let v: Value =
                 serde_json::from_str(line).map_err(|e| format!("not a JSON line ({e}): {line}"))?;
-            if v["type"].is_string() {
+            if !v["type"].is_string() {
+                return Err(format!("not an Airbyte message (no type): {line}"));
+            }
+            let errors: Vec<String> = validator
+                .iter_errors(&v)
+                .map(|e| format!("{e} at {}", e.instance_path))
+                .collect();
+            if errors.is_empty() {
                 Ok(v)
             } else {
-                Err(format!("not an Airbyte message (no type): {line}"))
+                Err(format!(
+                    "invalid Airbyte message ({}): {line}",
+                    errors.join("; ")
+                ))
             }
         })
         .collect()
@@ -206,12 +241,19 @@ mod tests {
     }
 
     #[test]
-    fn lines_that_are_not_messages_are_rejected() {
-        assert!(parse_lines("{\"type\":\"LOG\"}\nhello\n").is_err());
+    fn lines_that_are_not_valid_messages_are_rejected() {
+        let log = r#"{"type":"LOG","log":{"level":"INFO","message":"hi"}}"#;
+        assert!(parse_lines(&format!("{log}\nhello\n")).is_err());
         assert!(parse_lines("{\"no_type\":1}").is_err());
-        assert_eq!(
-            parse_lines("{\"type\":\"LOG\"}\n\n").map(|v| v.len()),
-            Ok(1)
+        let bad_level = r#"{"type":"LOG","log":{"level":"LOUD","message":"hi"}}"#;
+        assert!(
+            parse_lines(bad_level).is_err(),
+            "a LOG level outside the protocol"
         );
+        assert!(
+            parse_lines(r#"{"type":"GOSSIP"}"#).is_err(),
+            "an unknown message type"
+        );
+        assert_eq!(parse_lines(&format!("{log}\n\n")).map(|v| v.len()), Ok(1));
     }
 }
