@@ -377,6 +377,25 @@ async fn windows_are_cut_by_step_from_the_start_to_the_pinned_now() {
 }
 
 #[tokio::test]
+async fn a_first_sync_never_starts_before_the_configured_start_whatever_the_lookback() {
+    let server = MockServer::start().await;
+    // The lookback re-reads before a saved cursor only; without state the windows start at
+    // the configured start, exactly as with no lookback.
+    expect_windows(
+        &server,
+        &[
+            ("2024-01-01", "2024-01-04"),
+            ("2024-01-05", "2024-01-08"),
+            ("2024-01-09", "2024-01-10"),
+        ],
+    )
+    .await;
+    let run = read_one(&server, &windowed(3, None), "daily", "incremental", None).await;
+    assert_eq!(run.code, 0, "{}", run.raw);
+    assert_eq!(run.last_state("daily"), Some(json!({"day": "2024-01-10"})));
+}
+
+#[tokio::test]
 async fn a_saved_cursor_minus_the_lookback_is_where_windows_resume_clamped_by_min_start() {
     let server = MockServer::start().await;
     expect_windows(

@@ -175,10 +175,9 @@ fn fresh_slices(stream: &DeclarativeStream, partition: &Partition) -> Vec<Slice>
             window: None,
         }],
         Some(inc) => {
-            let from = clamp(
-                clamp(inc.start, inc.min_start) - inc.lookback,
-                inc.min_start,
-            );
+            // No saved cursor, so no lookback: like the CDK, a first read never starts
+            // before the configured start.
+            let from = clamp(inc.start, inc.min_start);
             windows(from, inc.end, inc.step, inc.granularity)
                 .into_iter()
                 .map(|w| Slice {
@@ -381,7 +380,12 @@ async fn read_partition(
         None
     };
     let base = clamp(saved.unwrap_or(inc.start), inc.min_start);
-    let from = clamp(base - inc.lookback, inc.min_start);
+    // The lookback re-reads before a saved cursor only; a partition without one starts at
+    // the configured start, as the CDK does.
+    let from = match saved {
+        Some(_) => clamp(base - inc.lookback, inc.min_start),
+        None => base,
+    };
     let ws = windows(from, inc.end, inc.step, inc.granularity);
     if ws.is_empty() {
         if let Ok(mut s) = run.state.lock() {
