@@ -352,6 +352,9 @@ pub struct Incremental {
     pub keep_missing_cursor: bool,
     /// Filter client-side in full-refresh reads too (and when read as a parent).
     pub filter_in_full_refresh: bool,
+    /// The API returns a window's records in ascending cursor order (a `sort` parameter):
+    /// the engine may then checkpoint inside a long window every this many records.
+    pub checkpoint_every: Option<usize>,
 }
 
 impl Incremental {
@@ -375,6 +378,7 @@ impl Incremental {
             client_filter: None,
             keep_missing_cursor: false,
             filter_in_full_refresh: false,
+            checkpoint_every: None,
         }
     }
 
@@ -396,6 +400,16 @@ impl Incremental {
 
     pub fn min_start(mut self, min: DateTime<Utc>) -> Self {
         self.min_start = Some(min);
+        self
+    }
+
+    /// Declares that records arrive sorted by the cursor, ascending, so that a long window
+    /// can be checkpointed every `records` records (see [`Incremental::checkpoint_every`]).
+    /// This is a promise about the API (a `sort` parameter it honours): the engine stops
+    /// checkpointing a window at the first record it sees out of order, but a checkpoint
+    /// written before that record showed up cannot be taken back.
+    pub fn sorted(mut self, records: usize) -> Self {
+        self.checkpoint_every = Some(records.max(1));
         self
     }
 

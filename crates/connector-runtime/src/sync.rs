@@ -401,6 +401,13 @@ async fn read_partition(
             window: Some(w),
         };
         let mut max_seen: Option<DateTime<Utc>> = None;
+        // Within a window sorted by the cursor, every record at or below the largest value
+        // *before* the current maximum has been emitted (ties of the maximum may still come),
+        // so that value is a safe mid-window checkpoint. One record out of order turns the
+        // mid-window checkpoints of this window off.
+        let mut below_max: Option<DateTime<Utc>> = None;
+        let mut sorted = inc.checkpoint_every.is_some();
+        let mut since_checkpoint = 0usize;
         let mut records = stream.retriever.read(&sctx, &slice);
         while let Some(r) = records.next().await {
             let Some(rec) = stream.process(&sctx, r?, &slice).await? else {
@@ -411,9 +418,28 @@ async fn read_partition(
                 continue;
             }
             if let Some(c) = cursor {
+                match max_seen {
+                    Some(m) if c < m => sorted = false,
+                    Some(m) if c > m => below_max = Some(m),
+                    _ => {}
+                }
                 max_seen = Some(max_seen.map_or(c, |m| m.max(c)));
             }
             run.emit_record(&ctx, rec);
+            since_checkpoint += 1;
+            if let (true, Some(every), Some(safe)) = (sorted, inc.checkpoint_every, below_max) {
+                if since_checkpoint >= every {
+                    since_checkpoint = 0;
+                    if let Ok(mut s) = run.state.lock() {
+                        if let Some(s) = s.as_mut() {
+                            s.advance(&partition, base);
+                            s.advance(&partition, safe);
+                            s.observe_record(safe);
+                        }
+                    }
+                    run.emit_state(&ctx, false);
+                }
+            }
         }
         drop(records);
         if let Ok(mut s) = run.state.lock() {

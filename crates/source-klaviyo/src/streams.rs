@@ -73,6 +73,9 @@ fn jsonapi(
         .records_at("data")
 }
 
+/// How many records of a sorted window pass between two checkpoints.
+const CHECKPOINT_EVERY: usize = 1000;
+
 /// Every catalog stream, in catalog order.
 pub fn all(cfg: &KlaviyoConfig, env: &RunEnv) -> Result<Vec<Arc<DeclarativeStream>>> {
     let req = requester(cfg, env)?;
@@ -80,6 +83,9 @@ pub fn all(cfg: &KlaviyoConfig, env: &RunEnv) -> Result<Vec<Arc<DeclarativeStrea
     let start = cfg.start;
     let fmt = cursor_format();
     let server_side = |field: &str| Incremental::new(field, fmt.clone(), start, now);
+    // Streams requested with `sort=<cursor>` arrive in cursor order, so long windows can be
+    // checkpointed as they are read instead of only at their end.
+    let sorted = |field: &str| server_side(field).sorted(CHECKPOINT_EVERY);
     let client_side = |field: &str| {
         Incremental::new(field, fmt.clone(), start, now).client_side(ClientFilter::GreaterThan)
     };
@@ -108,7 +114,7 @@ pub fn all(cfg: &KlaviyoConfig, env: &RunEnv) -> Result<Vec<Arc<DeclarativeStrea
     .transform(copy_cursor("updated"))
     .transform(drop_nulls)
     .normalize()
-    .incremental(server_side("updated"));
+    .incremental(sorted("updated"));
 
     // global_exclusions: every profile, no date filter; suppressed ones only, key renamed.
     let global_exclusions = DeclarativeStream::new(
@@ -156,7 +162,7 @@ pub fn all(cfg: &KlaviyoConfig, env: &RunEnv) -> Result<Vec<Arc<DeclarativeStrea
     };
     let events_router = PartitionRouter::list("metric_id", metric_values);
     let events_cursor = || {
-        server_side("datetime")
+        sorted("datetime")
             .per_partition(false)
             .step(Duration::days(7), Duration::seconds(1))
     };
@@ -214,7 +220,7 @@ pub fn all(cfg: &KlaviyoConfig, env: &RunEnv) -> Result<Vec<Arc<DeclarativeStrea
     .primary_key(&["id"])
     .transform(copy_cursor("updated"))
     .transform(drop_nulls)
-    .incremental(server_side("updated"));
+    .incremental(sorted("updated"));
 
     // campaigns / campaigns_detailed: channel × archived partitions, values as strings.
     let campaigns_router = PartitionRouter::Cartesian(vec![
@@ -255,7 +261,7 @@ pub fn all(cfg: &KlaviyoConfig, env: &RunEnv) -> Result<Vec<Arc<DeclarativeStrea
     })
     .transform(drop_nulls)
     .incremental(
-        server_side("updated_at")
+        sorted("updated_at")
             .per_partition(false)
             .step(Duration::days(60), Duration::seconds(1)),
     )
@@ -275,7 +281,7 @@ pub fn all(cfg: &KlaviyoConfig, env: &RunEnv) -> Result<Vec<Arc<DeclarativeStrea
     .transform(copy_cursor("updated_at"))
     .transform(drop_nulls)
     .enrich(CampaignDetails::new(&req))
-    .incremental(server_side("updated_at").per_partition(false))
+    .incremental(sorted("updated_at").per_partition(false))
     .migrate_state(migrations::archived_to_per_partition(
         "updated_at",
         Some(("campaign_type", "email")),
@@ -304,7 +310,7 @@ pub fn all(cfg: &KlaviyoConfig, env: &RunEnv) -> Result<Vec<Arc<DeclarativeStrea
     .transform(copy_cursor("updated"))
     .transform(drop_nulls)
     .incremental(
-        server_side("updated")
+        sorted("updated")
             .per_partition(false)
             .step(Duration::days(30), Duration::seconds(1)),
     )
