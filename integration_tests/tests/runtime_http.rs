@@ -197,7 +197,9 @@ fn oauth(server: &MockServer, config: &Value, basic_auth: bool, rotating: bool) 
         paths: OAuthPaths::under("credentials"),
     };
     OAuthFixture {
-        auth: Arc::new(OAuth2Refresh::new(settings, config, output.clone(), now)),
+        auth: Arc::new(
+            OAuth2Refresh::new(settings, config, output.clone(), now).with_time_scale(0.0),
+        ),
         captured,
         output,
         offset,
@@ -887,4 +889,47 @@ async fn secrets_are_masked_in_logs_and_error_traces() {
         .as_str()
         .unwrap_or_default()
         .contains("internal error for key ****"));
+}
+
+#[tokio::test]
+async fn an_unavailable_token_endpoint_is_retried_before_the_request_fails() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(2)
+        .expect(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(token_answer("ACCESS-R", "R1", 3600))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/items"))
+        .and(header("Authorization", "Bearer ACCESS-R"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let f = oauth(&server, &oauth_config(None), true, false);
+    let r = requester(&server).with_auth(f.auth.clone());
+    r.send(&HttpRequest::get("items")).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_token_endpoint_that_stays_down_fails_transiently_after_bounded_attempts() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(ResponseTemplate::new(502))
+        .expect(4)
+        .mount(&server)
+        .await;
+    let f = oauth(&server, &oauth_config(None), true, false);
+    let r = requester(&server).with_auth(f.auth.clone());
+    let e = r.send(&HttpRequest::get("items")).await.unwrap_err();
+    assert_eq!(e.failure_type(), FailureType::TransientError);
 }

@@ -41,5 +41,6 @@ pub fn oauth(config: &Value, api: &Requester, ctx: &SourceContext) -> Result<OAu
         config,
         ctx.output.clone(),
         Arc::new(move || clock.now()),
-    ))
+    )
+    .with_time_scale(ctx.env.time_scale))
 }

@@ -116,7 +116,12 @@ pub struct OAuth2Refresh {
     state: Mutex<TokenState>,
     output: Output,
     now: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>,
+    /// Multiplies the waits between token-endpoint retries (tests shrink it).
+    time_scale: f64,
 }
+
+/// Extra attempts at the token endpoint after a network error, 429 or 5xx (waits 1, 2, 4 s).
+const TOKEN_RETRIES: u32 = 3;
 
 fn get_path<'a>(v: &'a Value, path: &[String]) -> Option<&'a Value> {
     path.iter().try_fold(v, |cur, k| cur.get(k))
@@ -177,6 +182,39 @@ impl OAuth2Refresh {
             settings,
             output,
             now,
+            time_scale: 1.0,
+        }
+    }
+
+    /// Scales the waits between token-endpoint retries (`RunEnv::time_scale`).
+    pub fn with_time_scale(mut self, scale: f64) -> Self {
+        self.time_scale = scale.max(0.0);
+        self
+    }
+
+    /// Refreshes, retrying what may pass (unreachable endpoint, 429, 5xx) a few times; a
+    /// rejected refresh token is final at once.
+    async fn refresh(&self, client: &reqwest::Client, st: &mut TokenState) -> Result<()> {
+        let mut attempt = 0;
+        loop {
+            match self.refresh_once(client, st).await {
+                Err(e)
+                    if e.failure_type() == FailureType::TransientError
+                        && attempt < TOKEN_RETRIES =>
+                {
+                    let wait = std::time::Duration::from_secs(1 << attempt);
+                    attempt += 1;
+                    tracing::warn!(
+                        "Refreshing the OAuth access token failed ({}); retrying in {}s (attempt {}/{})",
+                        e.message(),
+                        wait.as_secs(),
+                        attempt + 1,
+                        TOKEN_RETRIES + 1
+                    );
+                    tokio::time::sleep(wait.mul_f64(self.time_scale)).await;
+                }
+                other => return other,
+            }
         }
     }
 
@@ -188,7 +226,7 @@ impl OAuth2Refresh {
         }
     }
 
-    async fn refresh(&self, client: &reqwest::Client, st: &mut TokenState) -> Result<()> {
+    async fn refresh_once(&self, client: &reqwest::Client, st: &mut TokenState) -> Result<()> {
         let s = &self.settings;
         let mut form = vec![
             ("grant_type", "refresh_token".to_string()),
