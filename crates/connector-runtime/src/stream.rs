@@ -417,6 +417,20 @@ impl Incremental {
         self.client_filter = Some(filter);
         self
     }
+
+    /// Keeps records that carry no cursor value when filtering client-side (an entity that
+    /// was never updated may lack the field; dropping it would lose it for good).
+    pub fn keep_missing_cursor(mut self) -> Self {
+        self.keep_missing_cursor = true;
+        self
+    }
+
+    /// Filters client-side in full-refresh reads and parent reads too, for APIs that cannot
+    /// narrow a list by date and whose connector promises `cursor >= start` records only.
+    pub fn filter_in_full_refresh(mut self) -> Self {
+        self.filter_in_full_refresh = true;
+        self
+    }
 }
 
 /// One stream, fully declared.

@@ -197,7 +197,7 @@ impl Kit {
             .settings
             .start_date
             .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
-        let mut inc = Incremental::new(
+        let inc = Incremental::new(
             "updated_time",
             CursorFormat::new(DatetimeFormat::EpochSeconds),
             start,
@@ -205,9 +205,9 @@ impl Kit {
         )
         .per_partition(true)
         .min_start(start)
-        .client_side(ClientFilter::GreaterOrEqual);
-        inc.keep_missing_cursor = true;
-        inc.filter_in_full_refresh = true;
+        .client_side(ClientFilter::GreaterOrEqual)
+        .keep_missing_cursor()
+        .filter_in_full_refresh();
         let retriever = SimpleRetriever::new(&self.api, move |s: &Slice| {
             let mut req = HttpRequest::get(format!(
                 "ad_accounts/{}/{name}",

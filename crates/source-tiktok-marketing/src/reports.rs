@@ -81,7 +81,6 @@ pub struct Report {
     pub extras: &'static [&'static [&'static str]],
     /// Metrics left out of the extras (the by-country ads reports).
     pub without: &'static [&'static str],
-    pub production_only: bool,
 }
 
 impl Report {
@@ -286,13 +285,7 @@ const fn report(
         granularity,
         extras,
         without: &[],
-        production_only: false,
     }
-}
-
-const fn prod(mut r: Report) -> Report {
-    r.production_only = true;
-    r
 }
 
 const fn without(mut r: Report, metrics: &'static [&'static str]) -> Report {
@@ -304,7 +297,8 @@ use Granularity::{Daily, Hourly, Lifetime};
 use Level::{Ad, AdGroup, Advertiser, Campaign};
 use ReportType::{Audience, Basic};
 
-/// Every report stream, by name; the catalog order lives in `crate::STREAMS`.
+/// Every report stream, by name; the catalog order, and which streams only production configs
+/// get, live in `crate::STREAMS`.
 #[rustfmt::skip]
 pub const REPORTS: &[Report] = &[
     report("ad_group_audience_reports_by_country_daily", Audience, AdGroup, COUNTRY, Daily, AD_GROUPS_AUDIENCE),
@@ -326,17 +320,17 @@ pub const REPORTS: &[Report] = &[
     report("campaigns_reports_daily", Basic, Campaign, NO_BREAKDOWN, Daily, CAMPAIGNS),
     report("campaigns_reports_hourly", Basic, Campaign, NO_BREAKDOWN, Hourly, CAMPAIGNS),
     report("campaigns_reports_lifetime", Basic, Campaign, NO_BREAKDOWN, Lifetime, CAMPAIGNS),
-    prod(without(report("ads_reports_by_country_daily", Basic, Ad, COUNTRY, Daily, ADS_BY_COUNTRY), ADS_BY_COUNTRY_WITHOUT)),
-    prod(report("ad_groups_reports_by_country_daily", Basic, AdGroup, COUNTRY, Daily, AD_GROUPS)),
-    prod(report("advertisers_reports_daily", Basic, Advertiser, NO_BREAKDOWN, Daily, &[ADVERTISER_SPEND])),
-    prod(report("advertisers_audience_reports_daily", Audience, Advertiser, GENDER_AGE, Daily, NONE)),
-    prod(report("advertisers_audience_reports_by_country_daily", Audience, Advertiser, COUNTRY, Daily, NONE)),
-    prod(report("advertisers_audience_reports_by_platform_daily", Audience, Advertiser, PLATFORM, Daily, NONE)),
-    prod(without(report("ads_reports_by_country_hourly", Basic, Ad, COUNTRY, Hourly, ADS_BY_COUNTRY), ADS_BY_COUNTRY_WITHOUT)),
-    prod(report("advertisers_reports_hourly", Basic, Advertiser, NO_BREAKDOWN, Hourly, NONE)),
-    prod(report("ad_groups_reports_by_country_hourly", Basic, AdGroup, COUNTRY, Hourly, AD_GROUPS)),
-    prod(report("advertisers_reports_lifetime", Basic, Advertiser, NO_BREAKDOWN, Lifetime, NONE)),
-    prod(report("advertisers_audience_reports_lifetime", Audience, Advertiser, GENDER_AGE, Lifetime, NONE)),
+    without(report("ads_reports_by_country_daily", Basic, Ad, COUNTRY, Daily, ADS_BY_COUNTRY), ADS_BY_COUNTRY_WITHOUT),
+    report("ad_groups_reports_by_country_daily", Basic, AdGroup, COUNTRY, Daily, AD_GROUPS),
+    report("advertisers_reports_daily", Basic, Advertiser, NO_BREAKDOWN, Daily, &[ADVERTISER_SPEND]),
+    report("advertisers_audience_reports_daily", Audience, Advertiser, GENDER_AGE, Daily, NONE),
+    report("advertisers_audience_reports_by_country_daily", Audience, Advertiser, COUNTRY, Daily, NONE),
+    report("advertisers_audience_reports_by_platform_daily", Audience, Advertiser, PLATFORM, Daily, NONE),
+    without(report("ads_reports_by_country_hourly", Basic, Ad, COUNTRY, Hourly, ADS_BY_COUNTRY), ADS_BY_COUNTRY_WITHOUT),
+    report("advertisers_reports_hourly", Basic, Advertiser, NO_BREAKDOWN, Hourly, NONE),
+    report("ad_groups_reports_by_country_hourly", Basic, AdGroup, COUNTRY, Hourly, AD_GROUPS),
+    report("advertisers_reports_lifetime", Basic, Advertiser, NO_BREAKDOWN, Lifetime, NONE),
+    report("advertisers_audience_reports_lifetime", Audience, Advertiser, GENDER_AGE, Lifetime, NONE),
 ];
 
 /// The report declared under `name`.
