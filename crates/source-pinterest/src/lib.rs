@@ -13,7 +13,8 @@ pub mod reports;
 use connector_runtime::prelude::*;
 
 use crate::config::Settings;
-use crate::reports::{AsyncReport, JobTiming, StatusChunks};
+use crate::reports::{ReportJobs, StatusChunks};
+use connector_runtime::async_retriever::{AsyncRetriever, JobSlots};
 
 /// The environment variable that points the connector at another API origin.
 pub const BASE_URL_VAR: &str = "SOURCE_PINTEREST_BASE_URL";
@@ -87,7 +88,8 @@ struct Kit {
     /// The last day a date window may cover (inclusive), as an instant inside today.
     today_end: DateTime<Utc>,
     sync_columns: Arc<Vec<String>>,
-    job_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Shared by every report stream of the run: one job at a time.
+    job_slots: JobSlots,
 }
 
 /// `ad_accounts` answers a list, or one object when `account_id` is set.
@@ -272,14 +274,12 @@ impl Kit {
         DeclarativeStream::new(name, schema, retriever).transform(|r, _| drop_top_level_nulls(r))
     }
 
-    fn report_retriever(&self, body: reports::BodyBuilder) -> AsyncReport {
-        AsyncReport {
-            requester: self.api.clone(),
-            create_handlers: errors::analytics_rules(),
-            body,
-            job_lock: self.job_lock.clone(),
-            timing: JobTiming::default(),
-        }
+    /// Report creation is classified by the analytics rules, then the default mapping.
+    fn report_retriever(&self, body: reports::BodyBuilder) -> AsyncRetriever {
+        AsyncRetriever::new(&self.api, ReportJobs { body })
+            .create_handlers(errors::analytics_rules())
+            .records_at("*")
+            .slots(self.job_slots.clone())
     }
 
     /// A report stream over every ad account, windows of `window_days` from at most
@@ -334,7 +334,7 @@ pub fn streams(config: &Value, ctx: &SourceContext) -> Result<Vec<Arc<Declarativ
         now,
         today_end: start_of_day(now) + Duration::days(1) - Duration::seconds(1),
         sync_columns: columns("sync_analytics_and_standard_reports")?,
-        job_lock: Arc::new(tokio::sync::Mutex::new(())),
+        job_slots: JobSlots::new(1),
     };
     let id = |s: &Slice| s.get_str("id").unwrap_or_default();
     let parent = |s: &Slice| s.parent_str("id").unwrap_or_default();

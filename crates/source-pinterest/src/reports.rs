@@ -1,199 +1,84 @@
-//! The async report flow (the CDK's async retriever, Pinterest flavour) and custom reports.
+//! Pinterest's async report rules (the runtime's async retriever does the job flow) and
+//! custom reports.
 //!
 //! Per slice (ad account × date window [× status chunk]): `POST ad_accounts/{id}/reports`
-//! creates a job, `GET ad_accounts/{id}/reports?token=…` is polled every 5 s until
-//! `FINISHED`, the same endpoint is asked once more for a fresh pre-signed `url` (the one from
-//! the completing poll may already have expired), and the file is downloaded without the
-//! Authorization header. The file is an object of arrays keyed by entity id; every row of every
-//! array is one record. Failed or timed-out jobs are created again, at most three attempts per
-//! slice. Only one job is in flight for the whole source, as in the official connector.
+//! creates a job whose id is the answer's `token`, `GET ad_accounts/{id}/reports?token=…` is
+//! polled until `report_status` is `FINISHED`, the same endpoint is asked once more for a fresh
+//! pre-signed `url` (the one from the completing poll may already have expired), and the file
+//! is downloaded without the Authorization header. The file is an object of arrays keyed by
+//! entity id; every row of every array is one record (records at `*`). Only one job is in
+//! flight for the whole source, as in the official connector.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use connector_runtime::async_retriever::{AsyncJobApi, JobStatus};
 use connector_runtime::prelude::*;
-use futures::stream::BoxStream;
-
-/// How a report job is run; every wait is scaled by the run's time scale.
-#[derive(Debug, Clone)]
-pub struct JobTiming {
-    pub poll_interval: Duration,
-    pub timeout: Duration,
-    pub max_attempts: u32,
-}
-
-impl Default for JobTiming {
-    fn default() -> Self {
-        JobTiming {
-            poll_interval: Duration::from_secs(5),
-            timeout: Duration::from_secs(60 * 60),
-            max_attempts: 3,
-        }
-    }
-}
 
 /// Builds the creation body of one slice.
 pub type BodyBuilder = Arc<dyn Fn(&Slice) -> Result<Value> + Send + Sync>;
 
-/// The async report retriever.
-pub struct AsyncReport {
-    pub requester: Requester,
-    /// Creation: the analytics rules, then the default mapping.
-    pub create_handlers: HandlerChain,
+/// Pinterest's report jobs: its paths, creation body, status names and download URL.
+pub struct ReportJobs {
     pub body: BodyBuilder,
-    /// Shared by every report stream of the run: one job at a time.
-    pub job_lock: Arc<tokio::sync::Mutex<()>>,
-    pub timing: JobTiming,
 }
 
-/// How one job attempt ended.
-enum JobEnd {
-    Downloaded(Value),
-    Retry(String),
+fn reports_path(slice: &Slice) -> Result<String> {
+    let id = slice
+        .get_str("id")
+        .ok_or_else(|| Error::system("a report slice has no ad account id"))?;
+    Ok(format!("ad_accounts/{id}/reports"))
 }
 
-impl AsyncReport {
-    fn reports_path(slice: &Slice) -> Result<String> {
-        let id = slice
-            .get_str("id")
-            .ok_or_else(|| Error::system("a report slice has no ad account id"))?;
-        Ok(format!("ad_accounts/{id}/reports"))
+impl AsyncJobApi for ReportJobs {
+    fn create(&self, slice: &Slice) -> Result<HttpRequest> {
+        let path = reports_path(slice)?;
+        Ok(HttpRequest::post_json(path, (self.body)(slice)?))
     }
 
-    async fn poll(&self, path: &str, token: &str) -> Result<Option<Value>> {
-        let req = HttpRequest::get(path).query("token", token);
-        match self.requester.send(&req).await? {
-            Outcome::Success(r) => Ok(Some(r.body)),
-            Outcome::Ignored { .. } => Ok(None),
+    /// The token stays text whatever JSON type it came in.
+    fn job_id(&self, created: &Value) -> Option<String> {
+        match created.get("token") {
+            Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
         }
     }
 
-    /// One attempt: create, poll until done, refresh the URL, download.
-    async fn attempt(&self, path: &str, body: &Value) -> Result<JobEnd> {
-        let created = self
-            .requester
-            .send_with(
-                &HttpRequest::post_json(path, body.clone()),
-                &self.create_handlers,
-            )
-            .await;
-        let created = match created {
-            Ok(Outcome::Success(r)) => r.body,
-            Ok(Outcome::Ignored { message }) => {
-                return Ok(JobEnd::Retry(format!("report creation ignored: {message}")))
-            }
-            Err(e) if e.failure_type() == FailureType::ConfigError => return Err(e),
-            Err(e) => {
-                return Ok(JobEnd::Retry(format!(
-                    "report creation failed: {}",
-                    e.message()
+    fn poll(&self, slice: &Slice, job: &str) -> Result<HttpRequest> {
+        Ok(HttpRequest::get(reports_path(slice)?).query("token", job))
+    }
+
+    fn status(&self, polled: &Value) -> Result<JobStatus> {
+        match polled.get("report_status") {
+            Some(Value::String(s)) if s == "FINISHED" => Ok(JobStatus::Completed),
+            Some(Value::String(s)) if s == "IN_PROGRESS" => Ok(JobStatus::Running),
+            Some(Value::String(s))
+                if matches!(
+                    s.as_str(),
+                    "DOES_NOT_EXIST" | "EXPIRED" | "FAILED" | "CANCELLED"
+                ) =>
+            {
+                Ok(JobStatus::Failed(format!(
+                    "report job ended with status {s}"
                 )))
             }
-        };
-        // The token stays text whatever JSON type it came in.
-        let token = match created.get("token") {
-            Some(Value::String(s)) if !s.is_empty() => s.clone(),
-            Some(Value::Number(n)) => n.to_string(),
-            _ => {
-                return Ok(JobEnd::Retry(format!(
-                    "report creation answered without a token: {}",
-                    connector_runtime::http::short(&created.to_string())
-                )))
+            None | Some(Value::Null) => {
+                Ok(JobStatus::Failed("report job timed out (no status)".into()))
             }
-        };
-        let env = self.requester.env().clone();
-        let started = Instant::now();
-        let mut waited = Duration::ZERO;
-        loop {
-            if waited >= self.timing.timeout || started.elapsed() >= self.timing.timeout {
-                return Ok(JobEnd::Retry(format!(
-                    "report job timed out after {} minutes",
-                    self.timing.timeout.as_secs() / 60
-                )));
-            }
-            tokio::time::sleep(env.scaled(self.timing.poll_interval)).await;
-            waited += self.timing.poll_interval;
-            let Some(status) = self.poll(path, &token).await? else {
-                return Ok(JobEnd::Retry("report status answer was ignored".into()));
-            };
-            match status.get("report_status") {
-                Some(Value::String(s)) if s == "FINISHED" => break,
-                Some(Value::String(s)) if s == "IN_PROGRESS" => continue,
-                Some(Value::String(s))
-                    if matches!(
-                        s.as_str(),
-                        "DOES_NOT_EXIST" | "EXPIRED" | "FAILED" | "CANCELLED"
-                    ) =>
-                {
-                    return Ok(JobEnd::Retry(format!("report job ended with status {s}")))
-                }
-                None | Some(Value::Null) => {
-                    return Ok(JobEnd::Retry("report job timed out (no status)".into()))
-                }
-                Some(other) => {
-                    return Err(Error::system(format!("API status {other} is unknown")));
-                }
-            }
+            Some(other) => Err(Error::system(format!("API status {other} is unknown"))),
         }
-        // A fresh pre-signed URL, fetched right before the download.
-        let fresh = self.poll(path, &token).await?.unwrap_or(Value::Null);
-        let Some(url) = fresh
+    }
+
+    /// A fresh pre-signed URL, fetched right before the download.
+    fn download_target(&self, slice: &Slice, job: &str) -> Result<Option<HttpRequest>> {
+        self.poll(slice, job).map(Some)
+    }
+
+    fn download_url(&self, answer: &Value) -> Option<String> {
+        answer
             .get("url")
             .and_then(Value::as_str)
-            .filter(|u| !u.is_empty())
-        else {
-            return Ok(JobEnd::Retry(
-                "the finished report has no download url".into(),
-            ));
-        };
-        let download = HttpRequest::get(url).without_auth();
-        match self
-            .requester
-            .send_with(&download, &HandlerChain::new())
-            .await?
-        {
-            Outcome::Success(r) => Ok(JobEnd::Downloaded(r.body)),
-            Outcome::Ignored { message } => Ok(JobEnd::Retry(message)),
-        }
-    }
-
-    /// Runs the job of one slice to its downloaded file, re-creating failed jobs.
-    async fn run(&self, slice: &Slice) -> Result<Value> {
-        let path = Self::reports_path(slice)?;
-        let body = (self.body)(slice)?;
-        let _job = self.job_lock.lock().await;
-        let mut last = String::new();
-        for attempt in 1..=self.timing.max_attempts {
-            match self.attempt(&path, &body).await? {
-                JobEnd::Downloaded(file) => return Ok(file),
-                JobEnd::Retry(reason) => {
-                    tracing::warn!(
-                        "Report job for {path} (attempt {attempt}/{}): {reason}",
-                        self.timing.max_attempts
-                    );
-                    last = reason;
-                }
-            }
-        }
-        Err(
-            Error::transient("One or more async jobs failed after exhausting all retry attempts.")
-                .with_internal(last),
-        )
-    }
-}
-
-impl Retriever for AsyncReport {
-    fn read<'a>(
-        &'a self,
-        _ctx: &'a StreamContext,
-        slice: &'a Slice,
-    ) -> BoxStream<'a, Result<Value>> {
-        Box::pin(async_stream::try_stream! {
-            let file = self.run(slice).await?;
-            // Rows of every entity, in file order.
-            for row in RecordSelector::path("*").select(file)? {
-                yield row;
-            }
-        })
+            .map(str::to_string)
     }
 }
 
