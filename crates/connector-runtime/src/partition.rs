@@ -6,14 +6,20 @@
 //! included. Routers produce the partitions of a stream for one sync, in the CDK's
 //! vocabulary: a list router, a substream router over a parent stream's records, a cartesian
 //! product of routers, or a custom one.
+//!
+//! A substream router may also keep named fields of each parent record next to the partition
+//! ([`ParentFields`], the CDK's `extra_fields`): a child that needs more of its parent than the
+//! key (a list's `updated`, to skip unchanged lists) reads them there, and the partition JSON -
+//! hence the state - stays exactly the official one.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
 use crate::error::Result;
-use crate::stream::DeclarativeStream;
+use crate::stream::{DeclarativeStream, Slice};
 use crate::sync::SyncContext;
 
 pub type Partition = Map<String, Value>;
@@ -52,6 +58,38 @@ pub trait CustomRouter: Send + Sync {
     async fn partitions(&self, ctx: &Arc<SyncContext>) -> Result<Vec<Partition>>;
 }
 
+/// Parent record fields kept by a [`SubstreamRouter`], per partition. Filled when the router
+/// makes its partitions; shared by every clone of the router (hand a clone to the child's
+/// retriever or transformations before the router goes into the stream).
+#[derive(Clone, Default)]
+pub struct ParentFields(Arc<Mutex<HashMap<String, Map<String, Value>>>>);
+
+impl ParentFields {
+    fn key(partition: &Partition) -> String {
+        Value::Object(canonical(partition)).to_string()
+    }
+
+    /// Records the kept fields of one partition (a later parent record with the same
+    /// partition overwrites the fields it carries).
+    pub(crate) fn record(&self, partition: &Partition, fields: &Map<String, Value>) {
+        if let Ok(mut kept) = self.0.lock() {
+            let entry = kept.entry(Self::key(partition)).or_default();
+            entry.extend(fields.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+    }
+
+    /// Every kept field of `partition`.
+    pub fn of(&self, partition: &Partition) -> Option<Map<String, Value>> {
+        self.0.lock().ok()?.get(&Self::key(partition)).cloned()
+    }
+
+    /// One kept field of the slice's partition (`None` when the parent record lacked it).
+    pub fn get(&self, slice: &Slice, name: &str) -> Option<Value> {
+        let kept = self.0.lock().ok()?;
+        kept.get(&Self::key(&slice.partition))?.get(name).cloned()
+    }
+}
+
 /// Reads a parent stream and makes one partition per record.
 #[derive(Clone)]
 pub struct SubstreamRouter {
@@ -62,6 +100,10 @@ pub struct SubstreamRouter {
     pub partition_field: String,
     /// Whether to write `"parent_slice": <parent partition>` into the partition (the CDK does).
     pub parent_slice: bool,
+    /// Parent record fields kept next to each partition: (path in the record, name).
+    pub keep: Vec<(Vec<String>, String)>,
+    /// Where the kept fields go (see [`ParentFields`]).
+    pub kept: ParentFields,
 }
 
 impl SubstreamRouter {
@@ -71,7 +113,35 @@ impl SubstreamRouter {
             parent_key: parent_key.split('.').map(str::to_string).collect(),
             partition_field: partition_field.to_string(),
             parent_slice: true,
+            keep: Vec::new(),
+            kept: ParentFields::default(),
         }
+    }
+
+    /// Also keeps the parent record's value at `path` (dotted) under `name`, next to the
+    /// partition rather than in it. Null or missing values are not kept.
+    pub fn keep_parent_field(mut self, path: &str, name: &str) -> Self {
+        self.keep.push((
+            path.split('.').map(str::to_string).collect(),
+            name.to_string(),
+        ));
+        self
+    }
+
+    /// The kept parent fields, to read from the child's components.
+    pub fn parent_fields(&self) -> ParentFields {
+        self.kept.clone()
+    }
+
+    /// The fields to keep from one parent record.
+    pub(crate) fn fields_of(&self, record: &Value) -> Map<String, Value> {
+        self.keep
+            .iter()
+            .filter_map(|(path, name)| {
+                let v = path.iter().try_fold(record, |cur, k| cur.get(k.as_str()))?;
+                (!v.is_null()).then(|| (name.clone(), v.clone()))
+            })
+            .collect()
     }
 }
 

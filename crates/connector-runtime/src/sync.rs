@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex as StdMutex};
 use airbyte_protocol::{AirbyteMessage, StateMessage, StreamStatus, SyncMode};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use tokio::sync::{OnceCell, Semaphore};
 use tracing::instrument::WithSubscriber;
 
@@ -35,7 +35,9 @@ pub struct SyncContext {
     pub output: Output,
     pub env: RunEnv,
     workers: Arc<Semaphore>,
-    partition_cache: tokio::sync::Mutex<HashMap<String, Arc<OnceCell<Vec<Partition>>>>>,
+    /// Substream partitions per parent read, each with the parent fields its routers keep.
+    partition_cache:
+        tokio::sync::Mutex<HashMap<String, Arc<OnceCell<Vec<(Partition, Map<String, Value>)>>>>>,
     estimates: StdMutex<HashMap<String, i64>>,
 }
 
@@ -68,12 +70,18 @@ impl SyncContext {
         self: &Arc<Self>,
         s: &SubstreamRouter,
     ) -> Result<Vec<Partition>> {
+        let kept: Vec<String> = s
+            .keep
+            .iter()
+            .map(|(path, name)| format!("{}>{name}", path.join(".")))
+            .collect();
         let key = format!(
-            "{}|{}|{}|{}",
+            "{}|{}|{}|{}|{}",
             s.parent.name,
             s.parent_key.join("."),
             s.partition_field,
-            s.parent_slice
+            s.parent_slice,
+            kept.join(",")
         );
         let cell = {
             let mut cache = self.partition_cache.lock().await;
@@ -81,7 +89,7 @@ impl SyncContext {
         };
         let parts = cell
             .get_or_try_init(|| async {
-                let mut out: Vec<Partition> = Vec::new();
+                let mut out: Vec<(Partition, Map<String, Value>)> = Vec::new();
                 let mut records = read_parent(self.clone(), s.parent.clone());
                 while let Some(item) = records.next().await {
                     let (parent_partition, record) = item?;
@@ -101,14 +109,21 @@ impl SyncContext {
                         p.insert("parent_slice".into(), Value::Object(parent_partition));
                     }
                     let p = canonical(&p);
-                    if !out.contains(&p) {
-                        out.push(p);
+                    let fields = s.fields_of(&record);
+                    match out.iter_mut().find(|(known, _)| *known == p) {
+                        Some((_, kept)) => kept.extend(fields),
+                        None => out.push((p, fields)),
                     }
                 }
                 Ok::<_, Error>(out)
             })
             .await?;
-        Ok(parts.clone())
+        if !s.keep.is_empty() {
+            for (p, fields) in parts {
+                s.kept.record(p, fields);
+            }
+        }
+        Ok(parts.iter().map(|(p, _)| p.clone()).collect())
     }
 
     fn add_estimate(&self, stream: &str, n: i64) {
