@@ -345,7 +345,11 @@ fn every_report_requests_the_official_dimensions_and_metrics() {
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(_, p)| *p);
-        assert_eq!(production_only, Some(o["production_only"] == true), "{name}");
+        assert_eq!(
+            production_only,
+            Some(o["production_only"] == true),
+            "{name}"
+        );
     }
 }
 

@@ -2,11 +2,13 @@
 //!
 //! Sources declare streams; this crate does everything else, once: the CLI contract
 //! ([`cli`]), config/catalog/state files ([`config`]), HTTP with auth, budgets and retries
-//! ([`http`]), pagination and record selection ([`stream`]), partitions ([`partition`]),
-//! datetime cursors and per-partition state in the official JSON shapes ([`datetime`],
-//! [`state`]), concurrency and checkpointing ([`sync`]), protocol output with secret masking
-//! ([`output`], [`secrets`], [`logging`]). The vocabulary is the Airbyte declarative CDK's.
+//! ([`http`]), request templates ([`template`]), pagination and record selection
+//! ([`stream`]), partitions ([`partition`]), datetime cursors and per-partition state in
+//! the official JSON shapes ([`datetime`], [`state`]), concurrency and checkpointing ([`sync`]), protocol output with secret masking
+//! ([`output`], [`secrets`], [`logging`]), and the async retriever for APIs that prepare
+//! records as jobs ([`async_retriever`]). The vocabulary is the Airbyte declarative CDK's.
 
+pub mod async_retriever;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -22,6 +24,7 @@ pub mod source;
 pub mod state;
 pub mod stream;
 pub mod sync;
+pub mod template;
 pub mod transform;
 
 pub use airbyte_protocol as protocol;
@@ -39,15 +42,17 @@ pub mod prelude {
         ResponseView, RetryHeader, RetryPolicy,
     };
     pub use crate::partition::{
-        canonical, partition, CustomRouter, Partition, PartitionRouter, SubstreamRouter,
+        canonical, partition, CustomRouter, ParentFields, Partition, PartitionRouter,
+        SubstreamRouter,
     };
     pub use crate::source::{schema, spec_from_json, Source, SourceContext};
     pub use crate::state::StateShape;
     pub use crate::stream::{
         ClientFilter, DeclarativeStream, Enricher, Incremental, Paginator, RecordSelector,
-        Retriever, SimpleRetriever, Slice,
+        RequestSpec, Retriever, SimpleRetriever, Slice,
     };
     pub use crate::sync::{read_parent, StreamContext, SyncContext};
+    pub use crate::template::RequestTemplate;
     pub use crate::transform::{drop_top_level_nulls, get_path, normalize, remove_path, set_path};
     pub use airbyte_protocol::FailureType;
     pub use chrono::{DateTime, Duration, Utc};

@@ -19,6 +19,7 @@ use crate::http::{HandlerChain, HttpRequest, Outcome, Requester};
 use crate::partition::{Partition, PartitionRouter};
 use crate::state::StateShape;
 use crate::sync::StreamContext;
+use crate::template::RequestTemplate;
 
 /// One unit of requesting: a partition and, for incremental streams, a date window.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,10 +60,50 @@ impl Slice {
 pub trait Retriever: Send + Sync {
     fn read<'a>(&'a self, ctx: &'a StreamContext, slice: &'a Slice)
         -> BoxStream<'a, Result<Value>>;
+
+    /// The first request this retriever would send for `slice`, without sending it, when it
+    /// has one: lets a declaration be compared with another (a template with the closure it
+    /// replaces) request for request.
+    fn first_request(&self, _slice: &Slice) -> Option<Result<HttpRequest>> {
+        None
+    }
 }
 
 /// Builds the first request of a slice.
 pub type RequestBuilder = Arc<dyn Fn(&Slice) -> HttpRequest + Send + Sync>;
+
+/// How a [`SimpleRetriever`] builds the first request of a slice: a closure (a quirk, or a
+/// stream not yet declared as data) or a [`RequestTemplate`] the runtime renders. Both
+/// convert with `into()`, so streams move to templates one at a time.
+#[derive(Clone)]
+pub enum RequestSpec {
+    Builder(RequestBuilder),
+    Template(Arc<RequestTemplate>),
+}
+
+impl RequestSpec {
+    pub fn build(&self, slice: &Slice) -> Result<HttpRequest> {
+        match self {
+            RequestSpec::Builder(f) => Ok(f(slice)),
+            RequestSpec::Template(t) => t.render(slice),
+        }
+    }
+}
+
+impl<F> From<F> for RequestSpec
+where
+    F: Fn(&Slice) -> HttpRequest + Send + Sync + 'static,
+{
+    fn from(f: F) -> Self {
+        RequestSpec::Builder(Arc::new(f))
+    }
+}
+
+impl From<RequestTemplate> for RequestSpec {
+    fn from(t: RequestTemplate) -> Self {
+        RequestSpec::Template(Arc::new(t))
+    }
+}
 
 /// How to get the next page.
 #[derive(Clone)]
@@ -165,7 +206,7 @@ fn value_at<'a>(v: &'a Value, path: &[String]) -> Option<&'a Value> {
 #[derive(Clone)]
 pub struct SimpleRetriever {
     pub requester: Requester,
-    pub request: RequestBuilder,
+    pub request: RequestSpec,
     pub paginator: Paginator,
     pub selector: RecordSelector,
     /// Rules for this stream in front of the requester's own.
@@ -175,13 +216,11 @@ pub struct SimpleRetriever {
 }
 
 impl SimpleRetriever {
-    pub fn new(
-        requester: &Requester,
-        request: impl Fn(&Slice) -> HttpRequest + Send + Sync + 'static,
-    ) -> Self {
+    /// `request` is a closure `|s: &Slice| HttpRequest` or a [`RequestTemplate`].
+    pub fn new(requester: &Requester, request: impl Into<RequestSpec>) -> Self {
         SimpleRetriever {
             requester: requester.clone(),
-            request: Arc::new(request),
+            request: request.into(),
             paginator: Paginator::None,
             selector: RecordSelector::Path(Vec::new()),
             handlers: None,
@@ -222,7 +261,10 @@ impl SimpleRetriever {
         slice: &'a Slice,
     ) -> BoxStream<'a, Result<Value>> {
         Box::pin(async_stream::try_stream! {
-            let first = (self.request)(slice);
+            let first = self
+                .request
+                .build(slice)
+                .map_err(|e| e.context(&format!("Stream {}: ", ctx.stream)))?;
             let mut req = first.clone();
             if let Paginator::PageNumber { size_param, page_size, .. } = &self.paginator {
                 req.query.push((size_param.clone(), page_size.to_string()));
@@ -301,6 +343,10 @@ impl Retriever for SimpleRetriever {
         slice: &'a Slice,
     ) -> BoxStream<'a, Result<Value>> {
         self.pages(ctx, slice)
+    }
+
+    fn first_request(&self, slice: &Slice) -> Option<Result<HttpRequest>> {
+        Some(self.request.build(slice))
     }
 }
 
