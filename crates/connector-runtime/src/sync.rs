@@ -30,14 +30,16 @@ use crate::partition::{canonical, Partition, SubstreamRouter};
 use crate::state::CursorState;
 use crate::stream::{ClientFilter, DeclarativeStream, Incremental, Slice};
 
+/// A substream partition and the parent fields kept with it.
+type KeptPartition = (Partition, Map<String, Value>);
+
 /// What every stream of one run shares.
 pub struct SyncContext {
     pub output: Output,
     pub env: RunEnv,
     workers: Arc<Semaphore>,
     /// Substream partitions per parent read, each with the parent fields its routers keep.
-    partition_cache:
-        tokio::sync::Mutex<HashMap<String, Arc<OnceCell<Vec<(Partition, Map<String, Value>)>>>>>,
+    partition_cache: tokio::sync::Mutex<HashMap<String, Arc<OnceCell<Vec<KeptPartition>>>>>,
     estimates: StdMutex<HashMap<String, i64>>,
 }
 
@@ -89,7 +91,7 @@ impl SyncContext {
         };
         let parts = cell
             .get_or_try_init(|| async {
-                let mut out: Vec<(Partition, Map<String, Value>)> = Vec::new();
+                let mut out: Vec<KeptPartition> = Vec::new();
                 let mut records = read_parent(self.clone(), s.parent.clone());
                 while let Some(item) = records.next().await {
                     let (parent_partition, record) = item?;
