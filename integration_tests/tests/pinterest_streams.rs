@@ -544,7 +544,7 @@ async fn campaigns_filter_updated_time_client_side_and_write_per_partition_state
     get(
         &server,
         "/v5/ad_accounts/a1/campaigns",
-        &[("entity_statuses", "ACTIVE,PAUSED")],
+        &[("entity_statuses", "ACTIVE,PAUSED"), ("page_size", "250")],
         ok(json!({"items": [
             {"id": "c1", "updated_time": 1712102400},
             {"id": "c2", "updated_time": 1700000000},
@@ -556,7 +556,7 @@ async fn campaigns_filter_updated_time_client_side_and_write_per_partition_state
     get(
         &server,
         "/v5/ad_accounts/a2/campaigns",
-        &[("entity_statuses", "ACTIVE,PAUSED")],
+        &[("entity_statuses", "ACTIVE,PAUSED"), ("page_size", "250")],
         ok(json!({"items": []})),
         1,
     )
@@ -1041,6 +1041,31 @@ async fn ad_account_children_and_pins_read_every_partition() {
     assert_eq!(
         r.records("catalogs_product_groups"),
         vec![json!({"id": "pg1"})]
+    );
+    // Every list page asks for the API's maximum of 250 items (the default is 25), except
+    // conversion tags, which take no page size.
+    let mut sent: Vec<String> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|q| format!("{}?{}", q.url.path(), q.url.query().unwrap_or("")))
+        .collect();
+    sent.sort();
+    sent.dedup();
+    assert_eq!(
+        sent,
+        [
+            "/v5/ad_accounts/a1/conversion_tags?",
+            "/v5/ad_accounts/a1/customer_lists?page_size=250",
+            "/v5/ad_accounts/a2/conversion_tags?",
+            "/v5/ad_accounts/a2/customer_lists?page_size=250",
+            "/v5/ad_accounts?page_size=250",
+            "/v5/ad_accounts?page_size=250&bookmark=B2",
+            "/v5/boards/b1/pins?page_size=250",
+            "/v5/boards?page_size=250",
+            "/v5/catalogs/product_groups?page_size=250",
+        ]
     );
 }
 

@@ -606,6 +606,96 @@ async fn a_budget_shared_by_concurrent_partitions_is_never_exceeded() {
     }
 }
 
+/// An API that throttles every request arriving within one second of the first: HTTP 429 with
+/// `Retry-After: 1`, or (`in_body`) HTTP 200 with a rate-limit code in the body, as TikTok does.
+struct ThrottlesFirstSecond {
+    first: Mutex<Option<Instant>>,
+    throttled: Arc<AtomicI64>,
+    in_body: bool,
+}
+
+impl Respond for ThrottlesFirstSecond {
+    fn respond(&self, _req: &Request) -> ResponseTemplate {
+        let now = Instant::now();
+        let first = *self.first.lock().unwrap().get_or_insert(now);
+        if now < first + StdDuration::from_secs(1) {
+            self.throttled.fetch_add(1, Ordering::SeqCst);
+            return if self.in_body {
+                ResponseTemplate::new(200).set_body_json(json!({"code": 40100}))
+            } else {
+                ResponseTemplate::new(429).insert_header("Retry-After", "1")
+            };
+        }
+        ResponseTemplate::new(200).set_body_json(json!({"code": 0, "rows": [{"n": 1}]}))
+    }
+}
+
+/// Three partitions share a budget that spaces their first requests 110 ms apart. The first
+/// is throttled; the pause it causes holds the other two back until the API accepts requests
+/// again, so the API sees exactly one throttled request, not one per partition.
+async fn one_throttled_answer_holds_back_every_partition(in_body: bool) {
+    let server = MockServer::start().await;
+    let throttled = Arc::new(AtomicI64::new(0));
+    Mock::given(path("/v1/rows"))
+        .respond_with(ThrottlesFirstSecond {
+            first: Mutex::new(None),
+            throttled: throttled.clone(),
+            in_body,
+        })
+        .expect(4)
+        .mount(&server)
+        .await;
+    let budget = Budget::builder()
+        .policy(Matcher::Any, &[Rate::new(1, StdDuration::from_millis(100))])
+        .build();
+    let source = DeclaredSource::new(move |_c, ctx| {
+        let handlers = HandlerChain::new().with(|r: &ResponseView<'_>| {
+            (r.body_i64("code") == Some(40100)).then(|| ResponseAction::Retry {
+                message: "throttled (code 40100)".into(),
+                after: Some(StdDuration::from_secs(1)),
+                rate_limited: true,
+            })
+        });
+        let r = Requester::new("https://api.example.invalid/v1/", VAR, &ctx.env)?
+            .with_budget(budget.clone())
+            .with_handlers(handlers);
+        Ok(vec![DeclarativeStream::new(
+            "rows",
+            json!({}),
+            SimpleRetriever::new(&r, |s: &Slice| {
+                HttpRequest::get("rows").query("p", s.get_str("p").unwrap_or_default())
+            })
+            .records_at("rows"),
+        )
+        .router(PartitionRouter::list("p", (0..3).map(|i| json!(i))))
+        .into_arc()])
+    })
+    .workers(3);
+    // Real waits: the pause must last as long as the API's one second.
+    let run = read(
+        &source,
+        test_env(&server).with_time_scale(1.0),
+        &json!({"api_key": KEY}),
+        &catalog(&[("rows", "full_refresh")]),
+        None,
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.raw);
+    assert_eq!(run.records("rows").len(), 3);
+    assert_eq!(throttled.load(Ordering::SeqCst), 1);
+    assert_eq!(server.received_requests().await.unwrap().len(), 4);
+}
+
+#[tokio::test]
+async fn a_429_pauses_every_concurrent_partition() {
+    one_throttled_answer_holds_back_every_partition(false).await;
+}
+
+#[tokio::test]
+async fn an_in_body_rate_limit_code_pauses_every_concurrent_partition() {
+    one_throttled_answer_holds_back_every_partition(true).await;
+}
+
 // ---- error classification and retries ----
 
 fn retry_source(policy: RetryPolicy, handlers: HandlerChain) -> DeclaredSource {

@@ -1289,7 +1289,7 @@ async fn pixel_instant_page_events_ask_every_objective_and_goal_and_skip_unsuppo
 // errors
 
 #[tokio::test]
-async fn rate_limit_code_40100_is_retried_after_a_minute() {
+async fn rate_limit_code_40100_is_retried_after_one_quota_window() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path(format!("{API}dmp/custom_audience/list/")))
@@ -1319,7 +1319,7 @@ async fn rate_limit_code_40100_is_retried_after_a_minute() {
     let logs = run.logs();
     assert!(
         logs.iter()
-            .any(|l| l.contains("rate limit exceeded") && l.contains("retrying in 60.0s")),
+            .any(|l| l.contains("rate limit exceeded") && l.contains("retrying in 10.0s")),
         "{logs:?}"
     );
 }

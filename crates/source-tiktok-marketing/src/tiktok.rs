@@ -78,6 +78,14 @@ const RATE_LIMIT_HINT: &str =
     "TikTok Marketing API rate limit exceeded. Please verify that only one Airbyte \
 connection with the same credentials is running at a time. TikTok answered:";
 
+/// The wait after a throttled answer (code 40100): one window of TikTok's "100 requests per
+/// 10 seconds". The client-side budget already keeps every window within the quota, so a 40100
+/// means another client shares it; once a whole window has passed, every request it counted has
+/// left. The requester pauses the whole budget for this long, so concurrent partitions wait
+/// with the throttled one instead of being throttled in turn. (The official connector waits a
+/// fixed minute for any retry; that minute still applies to maintenance and server errors.)
+pub const RATE_LIMIT_WAIT: StdDuration = StdDuration::from_secs(10);
+
 /// The body-level result codes every stream shares (official rules 1–7), with one
 /// improvement: an HTTP error whose body carries no TikTok `code` (a proxy's 502 page, a bare
 /// 429) falls through to the standard status mapping and is retried, where the official
@@ -85,9 +93,11 @@ connection with the same credentials is running at a time. TikTok answered:";
 pub fn result_codes(r: &ResponseView<'_>) -> Option<ResponseAction> {
     let message = r.body_str("message").unwrap_or("").to_string();
     match r.body_i64("code") {
-        Some(40100) => Some(ResponseAction::rate_limited(format!(
-            "{RATE_LIMIT_HINT} {message}"
-        ))),
+        Some(40100) => Some(ResponseAction::Retry {
+            message: format!("{RATE_LIMIT_HINT} {message}"),
+            after: Some(RATE_LIMIT_WAIT),
+            rate_limited: true,
+        }),
         Some(60001) => Some(ResponseAction::retry(format!(
             "TikTok Marketing API is under maintenance (code 60001): {message}"
         ))),
@@ -157,7 +167,8 @@ pub fn retry_policy() -> RetryPolicy {
     }
 }
 
-/// The official client-side budget: 100 requests per 10 seconds over the whole sync. The
+/// The official client-side budget: 100 requests per 10 seconds over the whole sync, bursts
+/// of up to 100 allowed (the limiter counts each window 250 ms longer for arrival jitter). The
 /// window follows the run's time scale so tests (scale 0) do not pace.
 pub fn budget(env: &RunEnv) -> ApiBudget {
     ApiBudget::builder()

@@ -272,7 +272,7 @@ impl Requester {
     }
 
     pub fn with_budget(mut self, budget: ApiBudget) -> Self {
-        self.budget = budget;
+        self.budget = budget.with_time_scale(self.env.time_scale);
         self
     }
 
@@ -417,6 +417,8 @@ impl Requester {
                     }
                 }
             };
+            self.budget
+                .observe(req.method.as_str(), &url, status, &headers);
             match action {
                 ResponseAction::Success => {
                     return Ok(Outcome::Success(Response {
@@ -472,6 +474,9 @@ impl Requester {
                                 max.as_secs()
                             )));
                         }
+                    }
+                    if rate_limited {
+                        self.budget.pause(req.method.as_str(), &url, delay);
                     }
                     tracing::warn!(
                         "{}; retrying in {:.1}s (attempt {}/{})",
