@@ -201,7 +201,8 @@ mod pinterest {
             &config(),
             "board_section_pins",
             RequestTemplate::get("boards/{partition.parent_slice.id}/sections/{partition.id}/pins")
-                .query_literal("ad_account_id", "acc9"),
+                .query_literal("ad_account_id", "acc9")
+                .query_literal("page_size", "250"),
             &[slice(
                 json!({"id": "s1", "parent_slice": {"id": "b1", "parent_slice": {}}}),
                 None,
