@@ -1084,6 +1084,128 @@ async fn ad_groups_accept_a_legacy_flat_state() {
     );
 }
 
+/// The LOG WARN lines of a run that mention unparseable cursor values.
+fn unparseable_warnings(run: &integration_tests::Run) -> Vec<String> {
+    run.messages
+        .iter()
+        .filter(|m| m["type"] == "LOG" && m["log"]["level"] == "WARN")
+        .filter_map(|m| m["log"]["message"].as_str())
+        .filter(|m| m.contains("could not be parsed"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test]
+async fn unparseable_modify_times_are_emitted_without_moving_the_cursor_incrementally() {
+    let server = MockServer::start().await;
+    mount(
+        &server,
+        "adgroup/get/",
+        q(&[("page_size", "1000"), ("advertiser_id", "111")]),
+        ok(json!({"list": [
+            {"adgroup_id": "1", "modify_time": "2024-13-45 25:61:61"},
+            {"adgroup_id": "2", "modify_time": "2024-06-04 00:00:00"},
+            {"adgroup_id": "3", "modify_time": "2024-06-02 00:00:00"},
+            {"adgroup_id": "4", "modify_time": "yesterday"},
+            {"adgroup_id": "5", "modify_time": null},
+            {"adgroup_id": "6", "modify_time": 1717500000},
+            {"adgroup_id": "7"}
+        ]})),
+        1,
+    )
+    .await;
+    let run = read(
+        &tiktok(),
+        test_env(&server),
+        &config(Some("111"), json!({})),
+        &catalog(&[("ad_groups", "incremental")]),
+        Some(&state_for(
+            "ad_groups",
+            json!({"modify_time": "2024-06-03 09:16:10"}),
+        )),
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.raw);
+    // Unparseable values are data: kept. Older and missing ones are dropped as before.
+    let ids: Vec<Value> = run
+        .records("ad_groups")
+        .iter()
+        .map(|r| r["adgroup_id"].clone())
+        .collect();
+    assert_eq!(ids, vec![json!(1), json!(2), json!(4), json!(6)]);
+    // Only the parseable record moves the cursor (to 06-04, not beyond).
+    assert_eq!(
+        run.last_state("ad_groups").unwrap()["state"],
+        json!({"modify_time": "2024-06-04 00:00:00Z"})
+    );
+    assert_eq!(
+        unparseable_warnings(&run),
+        vec!["ad_groups: 3 records had a modify_time that could not be parsed; they were emitted without moving the cursor"]
+    );
+}
+
+#[tokio::test]
+async fn unparseable_modify_times_alone_leave_the_cursor_at_the_start_in_full_refresh_too() {
+    let server = MockServer::start().await;
+    for t in ["AUCTION", "RESERVATION_TOP_VIEW", "RESERVATION_RF"] {
+        let filtering = format!(r#"{{"buying_types": ["{t}"]}}"#);
+        // Two of the three partitions carry one unparseable value each: one warning, count 2.
+        let list = match t {
+            "AUCTION" => json!([{"campaign_id": "1", "modify_time": "2024-13-45 25:61:61"}]),
+            "RESERVATION_RF" => json!([{"campaign_id": "2", "modify_time": "9999-99-99 99:99:99"},
+                {"campaign_id": "3", "modify_time": "2024-05-01 00:00:00"}]),
+            _ => json!([]),
+        };
+        mount(
+            &server,
+            "campaign/get/",
+            q(&[
+                ("filtering", &filtering),
+                ("page_size", "1000"),
+                ("advertiser_id", "111"),
+            ]),
+            ok(json!({"list": list})),
+            2,
+        )
+        .await;
+    }
+    for mode in ["full_refresh", "incremental"] {
+        let run = read(
+            &tiktok(),
+            test_env(&server),
+            &config(Some("111"), json!({})),
+            &catalog(&[("campaigns", mode)]),
+            None,
+        )
+        .await;
+        assert_eq!(run.code, 0, "{mode}: {}", run.raw);
+        let mut ids: Vec<i64> = run
+            .records("campaigns")
+            .iter()
+            .filter_map(|r| r["campaign_id"].as_i64())
+            .collect();
+        ids.sort();
+        assert_eq!(ids, vec![1, 2], "{mode}");
+        assert_eq!(
+            unparseable_warnings(&run),
+            vec!["campaigns: 2 records had a modify_time that could not be parsed; they were emitted without moving the cursor"],
+            "{mode}"
+        );
+        if mode == "incremental" {
+            let state = run.last_state("campaigns").unwrap();
+            // No record was placed, so there is no global cursor yet.
+            assert!(state.get("state").is_none(), "{state}");
+            for p in state["states"].as_array().unwrap() {
+                assert_eq!(
+                    p["cursor"],
+                    json!({"modify_time": "2024-06-01 00:00:00Z"}),
+                    "{state}"
+                );
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn creative_assets_use_their_own_paths_and_record_fields() {
     let server = MockServer::start().await;

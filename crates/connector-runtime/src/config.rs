@@ -41,6 +41,10 @@ pub fn read_config(path: &Path) -> Result<Value> {
 }
 
 /// Validates a config against the `connectionSpecification` JSON Schema.
+///
+/// Messages name the field and what was wrong with it but never print the value of a field
+/// the spec marks `airbyte_secret`, whatever its type (a token given as an array is still a
+/// token), nor any object that holds one: `'/api_key': expected a string`.
 pub fn validate_against_spec(config: &Value, connection_spec: &Value) -> Result<()> {
     // The draft is fixed below; a `$schema` URI the validator does not know offline
     // (`https://json-schema.org/draft-07/schema#`, as some official specs spell it) would
@@ -49,26 +53,15 @@ pub fn validate_against_spec(config: &Value, connection_spec: &Value) -> Result<
     if let Value::Object(m) = &mut spec {
         m.remove("$schema");
     }
-    let validator = jsonschema::options()
-        .with_draft(jsonschema::Draft::Draft7)
-        .should_validate_formats(false)
-        .build(&spec)
-        .map_err(|e| {
-            Error::system(format!(
-                "the connector's spec is not a valid JSON Schema: {e}"
-            ))
-        })?;
+    let validator = compile(&spec).map_err(|e| {
+        Error::system(format!(
+            "the connector's spec is not a valid JSON Schema: {e}"
+        ))
+    })?;
+    let secret = crate::secrets::secret_names(&spec);
     let problems: Vec<String> = validator
         .iter_errors(config)
-        .map(|e| {
-            let path = e.instance_path.to_string();
-            let at = if path.is_empty() {
-                "the config".to_string()
-            } else {
-                format!("'{path}'")
-            };
-            format!("{at}: {e}")
-        })
+        .map(|e| describe(&e, "", &spec, &secret))
         .collect();
     if problems.is_empty() {
         Ok(())
@@ -78,6 +71,103 @@ pub fn validate_against_spec(config: &Value, connection_spec: &Value) -> Result<
             problems.join("; ")
         )))
     }
+}
+
+fn compile(schema: &Value) -> std::result::Result<jsonschema::Validator, String> {
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft7)
+        .should_validate_formats(false)
+        .build(schema)
+        .map_err(|e| e.to_string())
+}
+
+/// One validation problem as `'<path>': <what is wrong>`. `prefix` is the path of the
+/// instance the error was found in (non-empty when describing inside a `oneOf` branch).
+fn describe(
+    e: &jsonschema::ValidationError<'_>,
+    prefix: &str,
+    schema: &Value,
+    secret: &[String],
+) -> String {
+    let path = format!("{prefix}{}", e.instance_path.as_str());
+    let at = if path.is_empty() {
+        "the config".to_string()
+    } else {
+        format!("'{path}'")
+    };
+    let sensitive = path
+        .split('/')
+        .map(|seg| seg.replace("~1", "/").replace("~0", "~"))
+        .any(|seg| secret.contains(&seg))
+        || holds_secret(&e.instance, secret);
+    let what = match &e.kind {
+        jsonschema::error::ValidationErrorKind::Type { kind } if sensitive => {
+            format!("expected {}", expected_type(kind))
+        }
+        _ if sensitive => e.masked_with("the value").to_string(),
+        _ => e.to_string(),
+    };
+    let closest = match &e.kind {
+        jsonschema::error::ValidationErrorKind::OneOfNotValid
+        | jsonschema::error::ValidationErrorKind::AnyOf => closest_branch(e, &path, schema, secret),
+        _ => None,
+    };
+    match closest {
+        Some(detail) => format!("{at}: {what} (closest alternative: {detail})"),
+        None => format!("{at}: {what}"),
+    }
+}
+
+/// Whether `value` holds a secret property at any depth.
+fn holds_secret(value: &Value, secret: &[String]) -> bool {
+    match value {
+        Value::Object(map) => map
+            .iter()
+            .any(|(k, v)| secret.contains(k) || holds_secret(v, secret)),
+        Value::Array(items) => items.iter().any(|v| holds_secret(v, secret)),
+        _ => false,
+    }
+}
+
+fn expected_type(kind: &jsonschema::error::TypeKind) -> String {
+    let article = |t: String| match t.as_str() {
+        "array" | "integer" | "object" => format!("an {t}"),
+        "null" => t,
+        _ => format!("a {t}"),
+    };
+    match kind {
+        jsonschema::error::TypeKind::Single(t) => article(t.to_string()),
+        jsonschema::error::TypeKind::Multiple(ts) => ts
+            .iter()
+            .map(|t| article(t.to_string()))
+            .collect::<Vec<_>>()
+            .join(" or "),
+    }
+}
+
+/// For a value that matches none of the `oneOf`/`anyOf` alternatives, what is wrong with it
+/// under the alternative it comes closest to (fewest problems): "none matched" alone does not
+/// tell a user which field to fix.
+fn closest_branch(
+    e: &jsonschema::ValidationError<'_>,
+    path: &str,
+    schema: &Value,
+    secret: &[String],
+) -> Option<String> {
+    let branches = schema.pointer(e.schema_path.as_str())?.as_array()?;
+    branches
+        .iter()
+        .filter_map(|b| {
+            let v = compile(b).ok()?;
+            let problems: Vec<String> = v
+                .iter_errors(&e.instance)
+                .map(|sub| describe(&sub, path, b, secret))
+                .collect();
+            Some(problems)
+        })
+        .filter(|p| !p.is_empty())
+        .min_by_key(Vec::len)
+        .map(|p| p.join(", "))
 }
 
 /// Reads the configured catalog.
@@ -190,6 +280,58 @@ mod tests {
         assert_eq!(e.failure_type(), airbyte_protocol::FailureType::ConfigError);
         assert!(e.message().contains("api_key"), "{}", e.message());
         assert!(e.message().contains("/n"), "{}", e.message());
+    }
+
+    #[test]
+    fn secret_values_of_any_type_are_never_printed() {
+        let spec = json!({"type": "object", "properties": {
+        "api_key": {"type": "string", "airbyte_secret": true, "minLength": 5},
+        "name": {"type": "string"},
+        "credentials": {"type": "object", "oneOf": [
+            {"type": "object", "required": ["auth_type", "access_token"], "properties": {
+                "auth_type": {"const": "oauth2.0"},
+                "access_token": {"type": "string", "airbyte_secret": true}}},
+            {"type": "object", "required": ["auth_type", "client_secret"], "properties": {
+                "auth_type": {"const": "client"},
+                "client_secret": {"type": "string", "airbyte_secret": true}}}
+        ]}}});
+        let cases = [
+            (
+                json!({"api_key": ["pk_SECRET_1"]}),
+                "'/api_key': expected a string",
+            ),
+            (
+                json!({"api_key": {"key": "pk_SECRET_2"}}),
+                "'/api_key': expected a string",
+            ),
+            (
+                json!({"api_key": 1234567890}),
+                "'/api_key': expected a string",
+            ),
+            (
+                json!({"api_key": "pk_1"}),
+                "'/api_key': the value is shorter than 5 characters",
+            ),
+            (
+                json!({"credentials": {"auth_type": "oauth2.0", "access_token": ["tok_SECRET_3"]}}),
+                "'/credentials/access_token': expected a string",
+            ),
+            (
+                json!({"credentials": {"auth_type": "client", "client_secret": {"s": "cs_SECRET_4"}}}),
+                "'/credentials/client_secret': expected a string",
+            ),
+        ];
+        for (config, expected) in cases {
+            let e = validate_against_spec(&config, &spec).unwrap_err();
+            let m = e.message();
+            assert!(m.contains(expected), "{config}: {m}");
+            for needle in ["SECRET", "1234567890", "pk_1"] {
+                assert!(!m.contains(needle), "{config}: {m}");
+            }
+        }
+        // Values of other fields are still shown: they help the user.
+        let e = validate_against_spec(&json!({"name": 42}), &spec).unwrap_err();
+        assert!(e.message().contains("42 is not of type"), "{}", e.message());
     }
 
     #[test]

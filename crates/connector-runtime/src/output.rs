@@ -1,8 +1,8 @@
 //! The one writer of stdout.
 //!
 //! stdout carries only protocol messages, one JSON object per line. Messages are buffered and
-//! flushed at every STATE (so the platform can checkpoint promptly) and at exit. LOG and TRACE
-//! text passes through [`Secrets::mask`] on the way out.
+//! flushed at every STATE (so the platform can checkpoint promptly) and at exit. LOG, TRACE
+//! and CONNECTION_STATUS text passes through [`Secrets::mask`] on the way out.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -68,10 +68,26 @@ impl Output {
         }
     }
 
+    /// Masks the text of messages that carry free text (LOG, TRACE, CONNECTION_STATUS).
+    /// Masking runs on the message's strings before serialisation, not on the serialised
+    /// line: the line holds JSON-escaped text, and replacing inside it could cut an escape
+    /// sequence in half. Records, state and CONTROL (a config written back on purpose) pass
+    /// unchanged.
     fn render(&self, message: &AirbyteMessage) -> String {
         match message {
-            AirbyteMessage::Log { .. } | AirbyteMessage::Trace { .. } => {
-                self.secrets.mask(&message.to_json_line())
+            AirbyteMessage::Log { .. }
+            | AirbyteMessage::Trace { .. }
+            | AirbyteMessage::ConnectionStatus { .. }
+                if !self.secrets.is_empty() =>
+            {
+                match serde_json::to_value(message) {
+                    Ok(mut v) => {
+                        self.secrets.mask_value(&mut v);
+                        v.to_string()
+                    }
+                    // Unreachable for these types; never print unmasked text.
+                    Err(_) => self.secrets.mask(&message.to_json_line()),
+                }
             }
             _ => message.to_json_line(),
         }
@@ -121,5 +137,49 @@ mod tests {
         assert!(text.contains("token ****"), "{text}");
         assert!(!text.contains("supersecret"));
         assert!(text.ends_with('\n'));
+    }
+
+    #[test]
+    fn secrets_with_quotes_and_backslashes_are_masked_and_lines_stay_json() {
+        let secrets = Secrets::new();
+        secrets.add(r#"a"b\c"#);
+        let cap = Captured::default();
+        let out = Output::new(Box::new(cap.clone()), secrets);
+        // Raw, and JSON-escaped as an echoed error body would carry it.
+        out.emit(&AirbyteMessage::log(
+            LogLevel::Error,
+            r#"raw a"b\c, body {"k":"a\"b\\c"}"#,
+        ));
+        out.emit(&AirbyteMessage::connection_status(
+            airbyte_protocol::Status::Failed,
+            Some(r#"401: a"b\c"#.to_string()),
+        ));
+        out.emit(&AirbyteMessage::error_trace(
+            r#"failed: a"b\c"#,
+            Some(r#"{"echo":"a\"b\\c"}"#.to_string()),
+            airbyte_protocol::FailureType::ConfigError,
+            None,
+            0,
+        ));
+        out.flush();
+        let text = cap.text();
+        for line in text.lines() {
+            // Still one JSON object per line, and neither form is left in its text.
+            let v: serde_json::Value = serde_json::from_str(line).expect(line);
+            let message = v["log"]["message"]
+                .as_str()
+                .or(v["connectionStatus"]["message"].as_str())
+                .or(v["trace"]["error"]["message"].as_str())
+                .unwrap_or_default();
+            let internal = v["trace"]["error"]["internal_message"]
+                .as_str()
+                .unwrap_or_default();
+            for text in [message, internal] {
+                assert!(!text.contains(r#"a"b\c"#), "{line}");
+                assert!(!text.contains(r#"a\"b\\c"#), "{line}");
+            }
+            assert!(message.contains("****"), "{line}");
+        }
+        assert_eq!(text.lines().count(), 3);
     }
 }

@@ -174,13 +174,61 @@ fn clamp(dt: DateTime<Utc>, min: Option<DateTime<Utc>>) -> DateTime<Utc> {
     }
 }
 
-fn keep_by_cursor(inc: &Incremental, cursor: Option<DateTime<Utc>>, from: DateTime<Utc>) -> bool {
+/// The cursor value of one record, as the engine sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CursorValue {
+    /// The field is absent or null: the stream decides ([`Incremental::keep_missing_cursor`]).
+    Missing,
+    /// The field holds something no accepted format parses. That is data the API did send,
+    /// so the record is kept (a filter cannot place it) but it never moves the cursor, and
+    /// the stream warns once with a count at its end.
+    Unparseable,
+    At(DateTime<Utc>),
+}
+
+impl CursorValue {
+    fn of(inc: &Incremental, record: &Value) -> Self {
+        match record.get(&inc.cursor_field) {
+            None | Some(Value::Null) => CursorValue::Missing,
+            Some(v) => inc
+                .format
+                .parse(v)
+                .map_or(CursorValue::Unparseable, CursorValue::At),
+        }
+    }
+
+    fn at(self) -> Option<DateTime<Utc>> {
+        match self {
+            CursorValue::At(c) => Some(c),
+            _ => None,
+        }
+    }
+}
+
+fn keep_by_cursor(inc: &Incremental, cursor: CursorValue, from: DateTime<Utc>) -> bool {
     match (inc.client_filter, cursor) {
         (None, _) => true,
-        (Some(_), None) => inc.keep_missing_cursor,
-        (Some(ClientFilter::GreaterOrEqual), Some(c)) => c >= from,
-        (Some(ClientFilter::GreaterThan), Some(c)) => c > from,
+        (Some(_), CursorValue::Missing) => inc.keep_missing_cursor,
+        (Some(_), CursorValue::Unparseable) => true,
+        (Some(ClientFilter::GreaterOrEqual), CursorValue::At(c)) => c >= from,
+        (Some(ClientFilter::GreaterThan), CursorValue::At(c)) => c > from,
     }
+}
+
+/// The one warning of a stream whose records had cursor values that could not be parsed.
+fn warn_unparseable(stream: &str, inc: &Incremental, count: u64, what: &str) {
+    if count == 0 {
+        return;
+    }
+    let records = if count == 1 {
+        "1 record".to_string()
+    } else {
+        format!("{count} records")
+    };
+    tracing::warn!(
+        "{stream}: {records} had a {} that could not be parsed; {what}",
+        inc.cursor_field
+    );
 }
 
 /// The slices of one partition for a read without state: every window from the configured
@@ -215,6 +263,7 @@ pub fn read_parent(
     Box::pin(async_stream::try_stream! {
         let sctx = ctx.stream(&stream.name);
         let partitions = stream.router.partitions(&ctx).await?;
+        let mut unparseable = 0u64;
         for partition in partitions {
             for slice in fresh_slices(&stream, &partition) {
                 let from = slice.start();
@@ -224,7 +273,10 @@ pub fn read_parent(
                     let Some(rec) = stream.process(&sctx, r, &slice).await? else { continue };
                     if let (Some(inc), Some(from)) = (&stream.incremental, from) {
                         if inc.filter_in_full_refresh {
-                            let c = rec.get(&inc.cursor_field).and_then(|v| inc.format.parse(v));
+                            let c = CursorValue::of(inc, &rec);
+                            if c == CursorValue::Unparseable {
+                                unparseable += 1;
+                            }
                             if !keep_by_cursor(inc, c, from) {
                                 continue;
                             }
@@ -233,6 +285,9 @@ pub fn read_parent(
                     yield (partition.clone(), rec);
                 }
             }
+        }
+        if let Some(inc) = &stream.incremental {
+            warn_unparseable(&stream.name, inc, unparseable, "they were kept as parents");
         }
     })
 }
@@ -318,6 +373,8 @@ struct StreamRun {
     partitions: AtomicUsize,
     /// Windows completed so far, across partitions (drives the state throttle).
     windows_done: AtomicU64,
+    /// Records emitted with a cursor value that could not be parsed (warned once, at the end).
+    unparseable: AtomicU64,
 }
 
 impl StreamRun {
@@ -430,11 +487,14 @@ async fn read_partition(
             let Some(rec) = stream.process(&sctx, r?, &slice).await? else {
                 continue;
             };
-            let cursor = rec.get(&inc.cursor_field).and_then(|v| inc.format.parse(v));
+            let cursor = CursorValue::of(inc, &rec);
+            if cursor == CursorValue::Unparseable {
+                run.unparseable.fetch_add(1, Ordering::SeqCst);
+            }
             if !keep_by_cursor(inc, cursor, from) {
                 continue;
             }
-            if let Some(c) = cursor {
+            if let Some(c) = cursor.at() {
                 match max_seen {
                     Some(m) if c < m => sorted = false,
                     Some(m) if c > m => below_max = Some(m),
@@ -483,6 +543,7 @@ async fn read_stream(ctx: Arc<SyncContext>, req: StreamRequest) -> Result<(), Er
         running: AtomicBool::new(false),
         partitions: AtomicUsize::new(0),
         windows_done: AtomicU64::new(0),
+        unparseable: AtomicU64::new(0),
     });
     let partitions = req.stream.router.partitions(&ctx).await?;
     run.partitions.store(partitions.len(), Ordering::SeqCst);
@@ -504,6 +565,14 @@ async fn read_stream(ctx: Arc<SyncContext>, req: StreamRequest) -> Result<(), Er
             while tasks.join_next().await.is_some() {}
             break;
         }
+    }
+    if let Some(inc) = &req.stream.incremental {
+        warn_unparseable(
+            &name,
+            inc,
+            run.unparseable.load(Ordering::SeqCst),
+            "they were emitted without moving the cursor",
+        );
     }
     run.emit_state(&ctx, failure.is_none());
     match failure {

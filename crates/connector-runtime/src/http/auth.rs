@@ -171,6 +171,12 @@ impl OAuth2Refresh {
         }
         output.secrets().add(&refresh_token);
         output.secrets().add(&settings.client_secret);
+        if settings.basic_auth {
+            // The Authorization header carries base64 of the pair, not the secret itself.
+            output
+                .secrets()
+                .add_basic_auth(&settings.client_id, &settings.client_secret);
+        }
         OAuth2Refresh {
             state: Mutex::new(TokenState {
                 access_token,
