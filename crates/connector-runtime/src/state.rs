@@ -262,11 +262,10 @@ impl CursorState {
             }
             StateShape::PerPartition { parent_state } => {
                 let lookback = if final_message {
-                    (now - self.started).num_milliseconds().max(0) as f64 / 1000.0
+                    sync_seconds(now - self.started)
                 } else {
-                    self.lookback_secs as f64
-                }
-                .round() as i64;
+                    self.lookback_secs
+                };
                 let mut out = Map::new();
                 let global_mode = self.use_global_cursor || self.entries.len() > PARTITION_LIMIT;
                 out.insert("use_global_cursor".into(), Value::Bool(global_mode));
@@ -303,6 +302,21 @@ impl CursorState {
                 Value::Object(out)
             }
         }
+    }
+}
+
+/// The sync's duration as the CDK writes it to `lookback_window`: whole seconds rounded up,
+/// so any sync that took time at all counts as at least one second (a partition that later
+/// starts from the global cursor re-reads that second); no time at all is 0.
+fn sync_seconds(elapsed: Duration) -> i64 {
+    if elapsed <= Duration::zero() {
+        return 0;
+    }
+    let whole = elapsed.num_seconds();
+    if elapsed > Duration::seconds(whole) {
+        whole + 1
+    } else {
+        whole
     }
 }
 
@@ -519,6 +533,23 @@ mod tests {
         let last = s.to_json(started + Duration::milliseconds(42_600), true);
         assert_eq!(last["state"], json!({"stat_time_day": "2024-09-15"}));
         assert_eq!(last["lookback_window"], json!(43));
+    }
+
+    #[test]
+    fn lookback_window_is_the_sync_duration_rounded_up() {
+        let started = now();
+        let mut s = per_partition(None, started);
+        s.advance(&p("1"), parse_date("2024-09-03").unwrap());
+        s.observe_record(parse_date("2024-09-03").unwrap());
+        let after = |d: Duration| s.to_json(started + d, true)["lookback_window"].clone();
+        // A sub-second sync is one second, as the CDK writes it (rounding to nearest gave 0).
+        assert_eq!(after(Duration::milliseconds(300)), json!(1));
+        assert_eq!(after(Duration::nanoseconds(1)), json!(1));
+        assert_eq!(after(Duration::zero()), json!(0));
+        assert_eq!(after(Duration::seconds(2)), json!(2));
+        assert_eq!(after(Duration::milliseconds(2_001)), json!(3));
+        // A clock that went backwards is no time at all.
+        assert_eq!(after(Duration::seconds(-5)), json!(0));
     }
 
     #[test]
