@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use source_klaviyo::SourceKlaviyo;
 use source_pinterest::SourcePinterest;
 use source_tiktok_marketing::SourceTiktokMarketing;
-use wiremock::matchers::{method, path};
+use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const NOW: &str = "2024-06-10T12:00:00Z";
