@@ -1,6 +1,8 @@
 //! The CLI contract every connector binary shares: `spec`, `check`, `discover`, `read`, and
 //! what happens to each kind of bad input (one TRACE ERROR `config_error` with a message a
-//! person can act on, a non-zero exit, nothing but protocol lines on stdout).
+//! person can act on, a non-zero exit, nothing but protocol lines on stdout; for `check`, a
+//! config that breaks the spec is instead a `CONNECTION_STATUS` `FAILED` and exit 0, as the
+//! CDK answers).
 //!
 //! The last tests run the real connector binaries as processes, to prove the process-level
 //! path (exit codes, `AIRBYTE_TEST_NOW` parsing) that in-process runs skip.
@@ -77,6 +79,25 @@ fn only_config_error(run: &Run) -> String {
     assert!(run.all_records().is_empty());
     assert!(!run.raw.contains(KEY), "{}", run.raw);
     errors[0]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The answer of a `check` whose config the user must fix: exit 0, no TRACE error, one
+/// CONNECTION_STATUS FAILED, no secret. Returns its message.
+fn only_failed_status(run: &Run) -> String {
+    assert_eq!(run.code, 0, "{}", run.raw);
+    assert!(run.errors().is_empty(), "{}", run.raw);
+    let statuses: Vec<&Value> = run
+        .messages
+        .iter()
+        .filter(|m| m["type"] == "CONNECTION_STATUS")
+        .collect();
+    assert_eq!(statuses.len(), 1, "{}", run.raw);
+    assert_eq!(run.connection_status()["status"], "FAILED", "{}", run.raw);
+    assert!(!run.raw.contains(KEY), "{}", run.raw);
+    run.connection_status()["message"]
         .as_str()
         .unwrap_or_default()
         .to_string()
@@ -175,16 +196,23 @@ async fn a_config_that_violates_the_spec_names_the_field() {
         "wrong.json",
         &json!({"api_key": KEY, "start_date": "January"}),
     );
-    for command in ["check", "discover"] {
-        let message = only_config_error(&run_args(command, &missing).await);
-        assert!(
-            message.contains("does not match the connector's specification"),
-            "{message}"
-        );
-        assert!(message.contains("api_key"), "{message}");
-        let message = only_config_error(&run_args(command, &wrong).await);
-        assert!(message.contains("/start_date"), "{message}");
-    }
+    let message = only_config_error(&run_args("discover", &missing).await);
+    assert!(
+        message.contains("does not match the connector's specification"),
+        "{message}"
+    );
+    assert!(message.contains("api_key"), "{message}");
+    let message = only_config_error(&run_args("discover", &wrong).await);
+    assert!(message.contains("/start_date"), "{message}");
+    // `check` answers the same message as its connection status, with exit 0.
+    let message = only_failed_status(&run_args("check", &missing).await);
+    assert!(
+        message.contains("does not match the connector's specification"),
+        "{message}"
+    );
+    assert!(message.contains("api_key"), "{message}");
+    let message = only_failed_status(&run_args("check", &wrong).await);
+    assert!(message.contains("/start_date"), "{message}");
     let k = files.json("catalog.json", &catalog(&[("items", "full_refresh")]));
     let run = run(
         &source(),
@@ -193,6 +221,44 @@ async fn a_config_that_violates_the_spec_names_the_field() {
     )
     .await;
     assert!(only_config_error(&run).contains("/start_date"));
+}
+
+/// A source whose stream declarations fail as the config's `fail` says.
+fn failing_source() -> DeclaredSource {
+    DeclaredSource::new(|config, _ctx| match config["fail"].as_str() {
+        Some("config") => Err(Error::config("start_date must not be in the future")),
+        _ => Err(Error::system("the stream declarations are broken")),
+    })
+    .check("items")
+}
+
+#[tokio::test]
+async fn check_answers_a_config_error_of_the_source_as_failed_and_lets_other_errors_escape() {
+    let files = Files::new();
+    let rule = files.json("rule.json", &json!({"api_key": KEY, "fail": "config"}));
+    let r = run(
+        &failing_source(),
+        test_env("http://127.0.0.1:9"),
+        &["check", "--config", &rule],
+    )
+    .await;
+    assert_eq!(
+        only_failed_status(&r),
+        "start_date must not be in the future"
+    );
+
+    let bug = files.json("bug.json", &json!({"api_key": KEY, "fail": "system"}));
+    let r = run(
+        &failing_source(),
+        test_env("http://127.0.0.1:9"),
+        &["check", "--config", &bug],
+    )
+    .await;
+    assert_eq!(r.code, 1, "{}", r.raw);
+    let errors = r.errors();
+    assert_eq!(errors.len(), 1, "{}", r.raw);
+    assert_eq!(errors[0]["failure_type"], "system_error");
+    assert!(r.connection_status().is_null(), "{}", r.raw);
 }
 
 async fn read_with_files(catalog_text: &str, state_text: Option<&str>) -> Run {

@@ -281,12 +281,23 @@ async fn bad_inputs_are_config_errors_and_secrets_never_leak() {
     let run = with_config(
         &TestSource,
         env(VAR, &server.uri(), NOW),
-        "check",
+        "discover",
         &json!({"start_date": 5}),
     )
     .await;
     assert_eq!(run.code, 1);
     assert_eq!(run.errors()[0]["failure_type"], "config_error");
+    // `check` answers the same config with a FAILED status and exit 0, as the CDK does.
+    let run = with_config(
+        &TestSource,
+        env(VAR, &server.uri(), NOW),
+        "check",
+        &json!({"start_date": 5}),
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.raw);
+    assert!(run.errors().is_empty(), "{}", run.raw);
+    assert_eq!(run.connection_status()["status"], "FAILED");
 
     let run = read(
         &TestSource,

@@ -631,6 +631,82 @@ async fn a_per_partition_state_resumes_each_partition_and_falls_back_to_global_m
     assert_eq!(last["state"], json!({"day": "2024-01-10"}));
 }
 
+/// A server whose accounts come in the order c3, a1, b2 and whose `stats` answers for each
+/// account after the given delay (milliseconds), so partitions finish in a chosen order.
+async fn server_with_delays(delays: [(&str, u64); 3]) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(path("/v1/accounts"))
+        .respond_with(ok(
+            json!({"items": [{"id": "c3"}, {"id": "a1"}, {"id": "b2"}]}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    for (account, delay) in delays {
+        Mock::given(path(format!("/v1/accounts/{account}/stats")))
+            .respond_with(
+                ok(json!({"rows": [{"day": "2024-01-09", "account": account}]}))
+                    .set_delay(std::time::Duration::from_millis(delay)),
+            )
+            .mount(&server)
+            .await;
+    }
+    server
+}
+
+fn partition_order(state: &Value) -> Vec<String> {
+    state["states"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            e["partition"]["account_id"]
+                .as_str()
+                .unwrap_or("?")
+                .to_string()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_state_lists_partitions_in_router_order_whatever_order_they_finish_in() {
+    // First c3 finishes last, then first: the final states must not differ.
+    let mut finals = Vec::new();
+    for delays in [
+        [("c3", 240), ("a1", 120), ("b2", 0)],
+        [("c3", 0), ("a1", 120), ("b2", 240)],
+    ] {
+        let server = server_with_delays(delays).await;
+        let run = read_one(&server, &routed(3), "stats", "incremental", None).await;
+        assert_eq!(run.code, 0, "{}", run.raw);
+        let last = run.last_state("stats").expect("a final state");
+        assert_eq!(partition_order(&last), ["c3", "a1", "b2"], "{last}");
+        // Every intermediate state keeps that order too (listing finished partitions only).
+        for state in run.states("stats") {
+            let order = partition_order(&state);
+            let expected: Vec<&str> = ["c3", "a1", "b2"]
+                .into_iter()
+                .filter(|p| order.iter().any(|o| o == p))
+                .collect();
+            assert_eq!(order, expected, "{state}");
+        }
+        finals.push(serde_json::to_string(&last).unwrap_or_default());
+    }
+    assert_eq!(finals[0], finals[1]);
+
+    // With a saved state, its partitions keep their saved places (one this sync does not see
+    // included) and new partitions follow in router order.
+    let server = server_with_delays([("c3", 0), ("a1", 120), ("b2", 240)]).await;
+    let saved = json!({"use_global_cursor": false, "states": [
+        {"partition": {"account_id": "z9", "parent_slice": {}}, "cursor": {"day": "2024-01-08"}},
+        {"partition": {"account_id": "b2", "parent_slice": {}}, "cursor": {"day": "2024-01-08"}}
+    ], "state": {"day": "2024-01-08"}, "lookback_window": 0, "parent_state": {}});
+    let run = read_one(&server, &routed(3), "stats", "incremental", Some(saved)).await;
+    assert_eq!(run.code, 0, "{}", run.raw);
+    let last = run.last_state("stats").expect("a final state");
+    assert_eq!(partition_order(&last), ["z9", "b2", "c3", "a1"], "{last}");
+}
+
 #[tokio::test]
 async fn a_legacy_flat_state_becomes_every_partitions_starting_point() {
     let server = MockServer::start().await;

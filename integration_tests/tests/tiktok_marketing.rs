@@ -1058,6 +1058,60 @@ async fn ads_send_modified_after_from_the_state_and_drop_ads_without_modify_time
 }
 
 #[tokio::test]
+async fn records_leave_out_top_level_null_fields_and_keep_nested_ones() {
+    let server = MockServer::start().await;
+    mount_advertiser_info_with(
+        &server,
+        json!({"list": [{"advertiser_id": "111", "name": "A", "brand": null, "license_url": null}]}),
+    )
+    .await;
+    mount(
+        &server,
+        "ad/get/",
+        q(&[
+            ("filtering", r#"{"modified_after": "2024-06-01 00:00:00"}"#),
+            ("page_size", "1000"),
+            ("advertiser_id", "111"),
+        ]),
+        ok(json!({"list": [
+            {"ad_id": "5", "modify_time": "2024-06-03 00:00:00", "smart_plus_ad_id": null,
+             "deep_bid_type": null, "image_ids": [null], "tracking": {"pixel_id": null}}
+        ]})),
+        1,
+    )
+    .await;
+    let run = read(
+        &tiktok(),
+        test_env(&server),
+        &config(Some("111"), json!({})),
+        &catalog(&[("advertisers", "full_refresh"), ("ads", "full_refresh")]),
+        None,
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.raw);
+    assert_eq!(
+        run.records("ads"),
+        vec![json!({"ad_id": 5, "modify_time": "2024-06-03 00:00:00",
+                     "image_ids": [null], "tracking": {"pixel_id": null}})]
+    );
+    assert_eq!(
+        run.records("advertisers"),
+        vec![json!({"advertiser_id": 111, "name": "A"})]
+    );
+}
+
+async fn mount_advertiser_info_with(server: &MockServer, data: Value) {
+    mount(
+        server,
+        "advertiser/info/",
+        q(&[("page_size", "100"), ("advertiser_ids", r#"["111"]"#)]),
+        ok(data),
+        1,
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn ad_groups_accept_a_legacy_flat_state() {
     let server = MockServer::start().await;
     mount(&server, "adgroup/get/", q(&[("page_size", "1000"), ("advertiser_id", "111")]),

@@ -3,7 +3,9 @@
 //!
 //! Everything a user can get wrong (arguments, config, catalog, state) ends in one TRACE
 //! ERROR with `failure_type: config_error` and a non-zero exit, never a panic or a stack
-//! trace on stdout.
+//! trace on stdout. The exception is `check`, whose answer to a config that breaks the
+//! spec (or the source's own rules) is `CONNECTION_STATUS` `FAILED` with exit 0, as the CDK
+//! answers; only a config file that cannot be read as a JSON object is still a TRACE there.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -200,11 +202,32 @@ fn load_config(
     env: &RunEnv,
     output: &Output,
 ) -> Result<Value> {
+    let config = read_config(source, path, output)?;
+    prepare_config(source, config, env, output)
+}
+
+/// Reads the config file (a JSON object) and registers its secrets. A file that cannot be
+/// read or is not a JSON object fails every command with a TRACE, `check` included: the
+/// CDK reads the config before it dispatches the command, so this never becomes a
+/// `CONNECTION_STATUS`.
+fn read_config(source: &dyn Source, path: &std::path::Path, output: &Output) -> Result<Value> {
     let spec = source.spec()?;
-    let mut config = config::read_config(path)?;
+    let config = config::read_config(path)?;
     output
         .secrets()
         .add_from_config(&spec.connection_specification, &config);
+    Ok(config)
+}
+
+/// Migrates the config (announcing a changed one in a CONTROL message) and validates it
+/// against the spec and the source's own rules.
+fn prepare_config(
+    source: &dyn Source,
+    mut config: Value,
+    env: &RunEnv,
+    output: &Output,
+) -> Result<Value> {
+    let spec = source.spec()?;
     if source.migrate_config(&mut config) {
         if let Value::Object(map) = &config {
             output.emit(&AirbyteMessage::control_config(
@@ -231,12 +254,28 @@ async fn execute(
             Ok(0)
         }
         Command::Check { config } => {
-            let config = load_config(source, &config, env, output)?;
+            let config = read_config(source, &config, output)?;
             let ctx = SourceContext {
                 env: env.clone(),
                 output: output.clone(),
             };
-            let streams = source.streams(&config, &ctx)?;
+            // As the CDK does, a config the user must fix (spec validation, migration, the
+            // source's own rules) is the check's answer, not a crash: CONNECTION_STATUS
+            // FAILED with the error's message and exit 0. Anything else escapes as a TRACE.
+            let prepared = prepare_config(source, config, env, output)
+                .and_then(|config| source.streams(&config, &ctx));
+            let streams = match prepared {
+                Ok(streams) => streams,
+                Err(e @ Error::Config { .. }) => {
+                    tracing::warn!("Check failed: {}", e.message());
+                    output.emit(&AirbyteMessage::connection_status(
+                        Status::Failed,
+                        Some(output.secrets().mask(e.message())),
+                    ));
+                    return Ok(0);
+                }
+                Err(e) => return Err(e),
+            };
             let name = source.check_stream();
             let Some(stream) = streams.iter().find(|s| s.name == name).cloned() else {
                 return Err(Error::system(format!(

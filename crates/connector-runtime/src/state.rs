@@ -219,6 +219,27 @@ impl CursorState {
         }
     }
 
+    /// Notes a partition of this sync as the partition router created it, so the `states`
+    /// list keeps the CDK's order whatever order partitions finish in: the partitions of the
+    /// incoming state first, in their saved order (those this sync does not see included),
+    /// then new ones in router order. A registered partition is listed once it has a cursor.
+    pub fn register(&mut self, partition: &Partition) {
+        if self.find(partition).is_none() {
+            self.insert(Entry {
+                partition: canonical(partition),
+                cursor: None,
+                raw: None,
+            });
+        }
+    }
+
+    /// Entries `states` lists: those with a cursor, or an unreadable saved one to keep.
+    fn listed(&self) -> impl Iterator<Item = &Entry> {
+        self.entries
+            .iter()
+            .filter(|e| e.cursor.is_some() || e.raw.is_some())
+    }
+
     /// Records that `partition` has safely reached `value`. The cursor only moves forward.
     pub fn advance(&mut self, partition: &Partition, value: DateTime<Utc>) {
         let key = Self::key(partition);
@@ -262,18 +283,16 @@ impl CursorState {
             }
             StateShape::PerPartition { parent_state } => {
                 let lookback = if final_message {
-                    (now - self.started).num_milliseconds().max(0) as f64 / 1000.0
+                    sync_seconds(now - self.started)
                 } else {
-                    self.lookback_secs as f64
-                }
-                .round() as i64;
+                    self.lookback_secs
+                };
                 let mut out = Map::new();
-                let global_mode = self.use_global_cursor || self.entries.len() > PARTITION_LIMIT;
+                let global_mode = self.use_global_cursor || self.listed().count() > PARTITION_LIMIT;
                 out.insert("use_global_cursor".into(), Value::Bool(global_mode));
                 if !global_mode {
                     let states: Vec<Value> = self
-                        .entries
-                        .iter()
+                        .listed()
                         .map(|e| {
                             let cursor = match (&e.cursor, &e.raw) {
                                 (Some(c), _) => json!({ self.field.clone(): self.format.format(*c) }),
@@ -303,6 +322,21 @@ impl CursorState {
                 Value::Object(out)
             }
         }
+    }
+}
+
+/// The sync's duration as the CDK writes it to `lookback_window`: whole seconds rounded up,
+/// so any sync that took time at all counts as at least one second (a partition that later
+/// starts from the global cursor re-reads that second); no time at all is 0.
+fn sync_seconds(elapsed: Duration) -> i64 {
+    if elapsed <= Duration::zero() {
+        return 0;
+    }
+    let whole = elapsed.num_seconds();
+    if elapsed > Duration::seconds(whole) {
+        whole + 1
+    } else {
+        whole
     }
 }
 
@@ -519,6 +553,55 @@ mod tests {
         let last = s.to_json(started + Duration::milliseconds(42_600), true);
         assert_eq!(last["state"], json!({"stat_time_day": "2024-09-15"}));
         assert_eq!(last["lookback_window"], json!(43));
+    }
+
+    #[test]
+    fn states_keep_saved_partitions_first_then_registered_ones_in_router_order() {
+        let input = json!({"use_global_cursor": false, "states": [
+            {"partition": {"advertiser_id": "9", "parent_slice": {}}, "cursor": {"stat_time_day": "2024-09-01"}},
+            {"partition": {"advertiser_id": "2", "parent_slice": {}}, "cursor": {"stat_time_day": "2024-09-01"}}
+        ], "state": {"stat_time_day": "2024-09-01"}, "lookback_window": 0});
+        let mut s = per_partition(Some(&input), now());
+        for id in ["3", "2", "1"] {
+            s.register(&p(id));
+        }
+        // Registered but unfinished partitions are not listed yet.
+        let ids = |s: &CursorState| -> Vec<String> {
+            s.to_json(now(), false)["states"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| {
+                    e["partition"]["advertiser_id"]
+                        .as_str()
+                        .unwrap()
+                        .to_string()
+                })
+                .collect()
+        };
+        assert_eq!(ids(&s), ["9", "2"]);
+        // They finish in reverse order, and are listed in the order they were registered.
+        for id in ["1", "2", "3"] {
+            s.advance(&p(id), parse_date("2024-09-10").unwrap());
+        }
+        assert_eq!(ids(&s), ["9", "2", "3", "1"]);
+    }
+
+    #[test]
+    fn lookback_window_is_the_sync_duration_rounded_up() {
+        let started = now();
+        let mut s = per_partition(None, started);
+        s.advance(&p("1"), parse_date("2024-09-03").unwrap());
+        s.observe_record(parse_date("2024-09-03").unwrap());
+        let after = |d: Duration| s.to_json(started + d, true)["lookback_window"].clone();
+        // A sub-second sync is one second, as the CDK writes it (rounding to nearest gave 0).
+        assert_eq!(after(Duration::milliseconds(300)), json!(1));
+        assert_eq!(after(Duration::nanoseconds(1)), json!(1));
+        assert_eq!(after(Duration::zero()), json!(0));
+        assert_eq!(after(Duration::seconds(2)), json!(2));
+        assert_eq!(after(Duration::milliseconds(2_001)), json!(3));
+        // A clock that went backwards is no time at all.
+        assert_eq!(after(Duration::seconds(-5)), json!(0));
     }
 
     #[test]

@@ -492,6 +492,8 @@ pub struct DeclarativeStream {
     pub enricher: Option<Arc<dyn Enricher>>,
     /// Coerce record values to the declared schema types.
     pub normalize: bool,
+    /// Leave out top-level fields whose value is null, as the CDK's record serialization does.
+    pub drop_top_level_nulls: bool,
     pub incremental: Option<Incremental>,
     pub state_migration: Option<StateMigration>,
 }
@@ -508,6 +510,7 @@ impl DeclarativeStream {
             transformations: Vec::new(),
             enricher: None,
             normalize: false,
+            drop_top_level_nulls: false,
             incremental: None,
             state_migration: None,
         }
@@ -544,6 +547,14 @@ impl DeclarativeStream {
         self
     }
 
+    /// Emits records without their top-level null fields, as the CDK writes records (it
+    /// serializes a record omitting `None` values). Applied last, after normalisation, so a
+    /// null that a transformation or the enricher produced is dropped too; nested nulls stay.
+    pub fn drop_top_level_nulls(mut self) -> Self {
+        self.drop_top_level_nulls = true;
+        self
+    }
+
     pub fn incremental(mut self, inc: Incremental) -> Self {
         self.incremental = Some(inc);
         self
@@ -558,7 +569,8 @@ impl DeclarativeStream {
         Arc::new(self)
     }
 
-    /// Applies filters, transformations, enrichment and normalisation to one raw record.
+    /// Applies filters, transformations, enrichment, normalisation and null dropping to one
+    /// raw record.
     /// Returns `None` when a filter drops it.
     pub async fn process(
         &self,
@@ -577,6 +589,9 @@ impl DeclarativeStream {
         }
         if self.normalize {
             crate::transform::normalize(&mut record, &self.schema);
+        }
+        if self.drop_top_level_nulls {
+            crate::transform::drop_top_level_nulls(&mut record);
         }
         if !record.is_object() {
             return Err(Error::system(format!(

@@ -547,6 +547,14 @@ async fn read_stream(ctx: Arc<SyncContext>, req: StreamRequest) -> Result<(), Er
     });
     let partitions = req.stream.router.partitions(&ctx).await?;
     run.partitions.store(partitions.len(), Ordering::SeqCst);
+    // The state lists partitions in router order, not in the order they happen to finish.
+    if let Ok(mut s) = run.state.lock() {
+        if let Some(s) = s.as_mut() {
+            for p in &partitions {
+                s.register(p);
+            }
+        }
+    }
     tracing::info!("Reading stream {name}: {} partition(s)", partitions.len());
     let mut tasks = tokio::task::JoinSet::new();
     for p in partitions {

@@ -1,7 +1,8 @@
 //! Assertions on a connector's protocol output, shared by the demo, its test and the image
 //! tests (`demo verify`), so that "it worked" means the same thing everywhere: every line is a
 //! JSON Airbyte message, the expected message types are there, every read stream has records,
-//! every incremental stream ends with a STATE, and nothing reported an error.
+//! every record matches its stream's discovered JSON schema, every incremental stream ends
+//! with a STATE, and nothing reported an error.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -80,6 +81,73 @@ pub fn record_counts(messages: &[Value]) -> HashMap<String, usize> {
         *counts.entry(name).or_insert(0) += 1;
     }
     counts
+}
+
+/// A stream's JSON schema as a validator: draft-07 as Airbyte writes them, keywords it does
+/// not know (`airbyte_type`, …) ignored, and formats (`date-time`, …) not asserted, since
+/// Airbyte reads them as hints, not as constraints.
+fn record_validator(schema: &Value) -> Result<jsonschema::Validator, String> {
+    // The draft is fixed below; a `$schema` URI the validator does not know offline would
+    // otherwise make it try to fetch the meta-schema.
+    let mut schema = schema.clone();
+    if let Value::Object(m) = &mut schema {
+        m.remove("$schema");
+    }
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft7)
+        .should_validate_formats(false)
+        .build(&schema)
+        .map_err(|e| format!("not a valid JSON schema: {e}"))
+}
+
+/// Every RECORD checked against the `json_schema` its stream has in `configured` (the
+/// discovered schema): one problem per stream with schema-invalid records (how many, and the
+/// first reason), and one for records of a stream the catalog does not name.
+pub fn schema_problems(messages: &[Value], configured: &Value) -> Vec<String> {
+    let mut validators: HashMap<String, Result<jsonschema::Validator, String>> = HashMap::new();
+    for entry in configured["streams"].as_array().into_iter().flatten() {
+        let name = entry["stream"]["name"].as_str().unwrap_or_default();
+        validators.insert(
+            name.to_string(),
+            record_validator(&entry["stream"]["json_schema"]),
+        );
+    }
+    // Per stream, in order of first appearance: (records, invalid, first reason).
+    let mut seen: Vec<(String, usize, usize, Option<String>)> = Vec::new();
+    for m in of_type(messages, "RECORD") {
+        let name = m["record"]["stream"].as_str().unwrap_or_default();
+        let data = &m["record"]["data"];
+        let reason = match validators.get(name) {
+            None => Some("the configured catalog has no such stream".to_string()),
+            Some(Err(e)) => Some(e.clone()),
+            Some(Ok(v)) => v.iter_errors(data).next().map(|e| {
+                let at = e.instance_path.to_string();
+                format!("{}: {e}", if at.is_empty() { "/" } else { &at })
+            }),
+        };
+        let i = match seen.iter().position(|(n, ..)| n == name) {
+            Some(i) => i,
+            None => {
+                seen.push((name.to_string(), 0, 0, None));
+                seen.len() - 1
+            }
+        };
+        let slot = &mut seen[i];
+        slot.1 += 1;
+        if let Some(reason) = reason {
+            slot.2 += 1;
+            slot.3.get_or_insert(reason);
+        }
+    }
+    seen.into_iter()
+        .filter(|(.., invalid, _)| *invalid > 0)
+        .map(|(name, total, invalid, first)| {
+            format!(
+                "{name}: {invalid} of {total} records do not match the stream's schema (first: {})",
+                first.unwrap_or_default()
+            )
+        })
+        .collect()
 }
 
 /// The last STATE of each stream, as a state file (a JSON array of STREAM states).
@@ -174,7 +242,7 @@ fn read_checked(
         return Err(format!("the read reported errors: {errors:?}"));
     }
     let counts = record_counts(messages);
-    let mut problems = Vec::new();
+    let mut problems = schema_problems(messages, configured);
     for entry in configured["streams"].as_array().into_iter().flatten() {
         let name = entry["stream"]["name"].as_str().unwrap_or_default();
         if need_records && counts.get(name).copied().unwrap_or(0) == 0 {
@@ -217,6 +285,61 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.contains("b: no records"), "{err}");
+    }
+
+    fn typed(stream: &str, schema: Value) -> Value {
+        json!({"streams": [{"stream": {"name": stream, "json_schema": schema}, "sync_mode": "full_refresh"}]})
+    }
+
+    fn record_with(stream: &str, data: Value) -> Value {
+        json!({"type": "RECORD", "record": {"stream": stream, "data": data, "emitted_at": 0}})
+    }
+
+    #[test]
+    fn a_record_that_breaks_its_schema_fails_the_read() {
+        let catalog = typed(
+            "a",
+            json!({"$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
+                   "properties": {"CAMPAIGN_ID": {"type": ["null", "number"]}}}),
+        );
+        let good = record_with("a", json!({"CAMPAIGN_ID": 12}));
+        let bad = record_with("a", json!({"CAMPAIGN_ID": "12"}));
+        assert!(read_ok(
+            &[good.clone(), record_with("a", json!({"CAMPAIGN_ID": null}))],
+            &catalog
+        )
+        .is_ok());
+        let err = read_ok(&[good, bad.clone(), bad], &catalog).unwrap_err();
+        assert!(err.contains("a: 2 of 3 records do not match"), "{err}");
+        assert!(err.contains("/CAMPAIGN_ID"), "{err}");
+        // The resumed read is held to the same rule.
+        assert!(
+            resumed_read_ok(&[record_with("a", json!({"CAMPAIGN_ID": "x"}))], &catalog).is_err()
+        );
+    }
+
+    #[test]
+    fn airbyte_keywords_and_formats_do_not_fail_a_record() {
+        let catalog = typed(
+            "a",
+            json!({"type": "object", "properties": {
+                "at": {"type": ["null", "string"], "format": "date-time",
+                       "airbyte_type": "timestamp_with_timezone"},
+                "n": {"type": ["null", "integer"], "airbyte_type": "integer"}}}),
+        );
+        let messages = [record_with(
+            "a",
+            json!({"at": "2024-01-01 10:00:00+00:00", "n": 3}),
+        )];
+        assert!(read_ok(&messages, &catalog).is_ok());
+    }
+
+    #[test]
+    fn a_record_of_a_stream_outside_the_catalog_fails() {
+        let catalog = typed("a", json!({"type": "object"}));
+        let messages = [record_with("a", json!({})), record_with("b", json!({}))];
+        let err = read_ok(&messages, &catalog).unwrap_err();
+        assert!(err.contains("b: 1 of 1 records"), "{err}");
     }
 
     #[test]

@@ -368,6 +368,7 @@ impl Declarations {
         )
         .primary_key(&["advertiser_id"])
         .normalize()
+        .drop_top_level_nulls()
         .into_arc();
 
         let per_advertiser = Arc::new(PerAdvertiser {
@@ -393,6 +394,7 @@ impl Declarations {
             per_advertiser.clone(),
         ))))
         .normalize()
+        .drop_top_level_nulls()
         .into_arc();
 
         let pixels = DeclarativeStream::new(
@@ -412,6 +414,7 @@ impl Declarations {
             "advertiser_id",
         ))
         .normalize()
+        .drop_top_level_nulls()
         .into_arc();
 
         Ok(Declarations {
@@ -467,7 +470,8 @@ impl Declarations {
         .total_at("data.page_info.total_number");
         Ok(DeclarativeStream::new(name, schema_of(name)?, retriever)
             .router(self.per_advertiser())
-            .normalize())
+            .normalize()
+            .drop_top_level_nulls())
     }
 
     /// Client-side incremental on `modify_time`: every page is read, records older than the
@@ -601,7 +605,8 @@ impl Declarations {
                     OPTIMIZATION_GOALS.iter().map(|t| json!(t)),
                 ),
             ]))
-            .normalize(),
+            .normalize()
+            .drop_top_level_nulls(),
             "pixel_events_statistics" => {
                 let today = start_of_day(self.now);
                 let date_range = py_json(&json!({
@@ -629,6 +634,7 @@ impl Declarations {
                     PartitionRouter::substream(self.pixels.clone(), "pixel_id", "pixel_id"),
                 ]))
                 .normalize()
+                .drop_top_level_nulls()
             }
             other => return Err(Error::system(format!("stream {other} is not declared"))),
         })
@@ -706,7 +712,8 @@ impl Declarations {
             .primary_key(&dimensions)
             .router(self.per_advertiser())
             .transform(move |r, _| tiktok::report_record(r, &dimensions))
-            .normalize();
+            .normalize()
+            .drop_top_level_nulls();
         let lookback = Duration::days(settings.attribution_days);
         Ok(match def.granularity {
             Granularity::Lifetime => stream,

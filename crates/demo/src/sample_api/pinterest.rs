@@ -85,11 +85,18 @@ pub fn respond(req: &Request) -> ResponseTemplate {
         ("POST", ["v5", "ad_accounts", acct, "reports"]) => {
             let body: Value = serde_json::from_slice(&req.body).unwrap_or_default();
             let field = |k: &str| body[k].as_str().unwrap_or("").to_string();
+            let columns: Vec<&str> = body["columns"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
             let token = format!(
-                "{acct}~{}~{}~{}",
+                "{acct}~{}~{}~{}~{}",
                 field("level"),
                 field("start_date"),
-                field("end_date")
+                field("end_date"),
+                columns.join(",")
             );
             json_response(
                 200,
@@ -306,17 +313,41 @@ fn analytics(req: &Request, ids: &[(&str, &str)]) -> Vec<Value> {
     let Some((start, end)) = date_range(req) else {
         return Vec::new();
     };
+    let columns = requested(query(req, "columns"));
     days(start, end)
         .into_iter()
-        .map(|d| metrics_row(&d.to_string(), ids))
+        .map(|d| metrics_row(&d.to_string(), ids, columns.as_deref()))
         .collect()
 }
 
-fn metrics_row(date: &str, ids: &[(&str, &str)]) -> Value {
+/// The metric columns a request names (comma-separated), if it names any.
+fn requested(columns: Option<String>) -> Option<Vec<String>> {
+    let list: Vec<String> = columns?
+        .split(',')
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+        .collect();
+    (!list.is_empty()).then_some(list)
+}
+
+/// An id column's value as the analytics API writes it: campaign, advertiser, pin and pin
+/// promotion ids are JSON numbers, the others (ad account, ad group, ad) strings.
+fn id_value(column: &str, id: &str) -> Value {
+    match column {
+        "CAMPAIGN_ID" | "ADVERTISER_ID" | "PIN_ID" | "PIN_PROMOTION_ID" => {
+            id.parse::<u64>().map_or_else(|_| json!(id), |n| json!(n))
+        }
+        _ => json!(id),
+    }
+}
+
+/// One day's row: `DATE`, the id columns, and the sample metrics, as the API answers only
+/// those of the `columns` a request names.
+fn metrics_row(date: &str, ids: &[(&str, &str)], columns: Option<&[String]>) -> Value {
     let mut row = Map::new();
     row.insert("DATE".into(), json!(date));
     for (k, v) in ids {
-        row.insert(k.to_string(), json!(v));
+        row.insert(k.to_string(), id_value(k, v));
     }
     let seed = format!("{date}{ids:?}");
     let impressions = 800 + sample(&format!("i{seed}"), 1200);
@@ -330,15 +361,20 @@ fn metrics_row(date: &str, ids: &[(&str, &str)]) -> Value {
     row.insert("CTR".into(), json!(clicks as f64 / impressions as f64));
     row.insert("ECPC_IN_DOLLAR".into(), json!(spend / clicks as f64));
     row.insert("TOTAL_ENGAGEMENT".into(), json!(clicks + 25));
+    if let Some(columns) = columns {
+        row.retain(|k, _| k == "DATE" || ids.iter().any(|(id, _)| id == k) || columns.contains(k));
+    }
     Value::Object(row)
 }
 
-/// The report file of a token `acct~level~start~end`: rows keyed by entity id, one per day.
+/// The report file of a token `acct~level~start~end~columns`: rows keyed by entity id, one
+/// per day, with the requested metric columns.
 fn report_file(token: &str) -> Value {
     let parts: Vec<&str> = token.split('~').collect();
-    let [acct, level, start, end] = parts.as_slice() else {
+    let [acct, level, start, end, columns] = parts.as_slice() else {
         return json!({});
     };
+    let columns = requested(Some(columns.to_string()));
     let d = |v: &str| NaiveDate::parse_from_str(v, "%Y-%m-%d").ok();
     let (Some(start), Some(end)) = (d(start), d(end)) else {
         return json!({});
@@ -366,7 +402,7 @@ fn report_file(token: &str) -> Value {
         let rows: Vec<Value> = days(start, end)
             .into_iter()
             .map(|day| {
-                let mut row = metrics_row(&day.to_string(), &[(key, &id)]);
+                let mut row = metrics_row(&day.to_string(), &[(key, &id)], columns.as_deref());
                 if let Some(o) = row.as_object_mut() {
                     o.insert("AD_ACCOUNT_ID".into(), json!(acct));
                 }
