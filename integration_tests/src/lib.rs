@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use connector_runtime::env::RunEnv;
 use connector_runtime::output::{Captured, Output};
 use connector_runtime::secrets::Secrets;
-use connector_runtime::source::Source;
+use connector_runtime::source::{DynSource, Source};
 use serde_json::{json, Value};
 
 const PROTOCOL_YAML: &str =
@@ -215,7 +215,7 @@ pub fn env(base_url_var: &str, server: &str, now: &str) -> RunEnv {
 }
 
 /// Runs a connector command in-process and validates every printed message.
-pub async fn run(source: &dyn Source, env: RunEnv, args: &[&str]) -> Run {
+pub async fn run(source: &dyn DynSource, env: RunEnv, args: &[&str]) -> Run {
     let captured = Captured::default();
     let output = Output::new(Box::new(captured.clone()), Secrets::new());
     let mut argv = vec![source.name().to_string()];
@@ -253,7 +253,7 @@ pub fn state_for(stream: &str, state: Value) -> Value {
 
 /// Runs `read` with the given config, catalog and optional state.
 pub async fn read(
-    source: &dyn Source,
+    source: &dyn DynSource,
     env: RunEnv,
     config: &Value,
     catalog: &Value,
@@ -277,7 +277,12 @@ pub async fn read(
 }
 
 /// Runs `check` or `discover` with the given config.
-pub async fn with_config(source: &dyn Source, env: RunEnv, command: &str, config: &Value) -> Run {
+pub async fn with_config(
+    source: &dyn DynSource,
+    env: RunEnv,
+    command: &str,
+    config: &Value,
+) -> Run {
     let files = Files::new();
     let c = files.json("config.json", config);
     run(source, env, &[command, "--config", &c]).await
@@ -342,6 +347,8 @@ impl DeclaredSource {
 }
 
 impl Source for DeclaredSource {
+    type Config = Value;
+
     fn name(&self) -> &str {
         "source-declared"
     }

@@ -3,7 +3,7 @@
 //! 403) are a `CONNECTION_STATUS` `FAILED` with the reason and exit 0, never a TRACE; a config
 //! file that cannot be read as JSON is still a TRACE and exit 1.
 
-use connector_runtime::source::Source;
+use connector_runtime::source::DynSource;
 use integration_tests::{env, run, with_config, Files, Run};
 use serde_json::{json, Value};
 use source_klaviyo::SourceKlaviyo;
@@ -69,7 +69,7 @@ fn failed_status(run: &Run, secrets: &[&str]) -> String {
     message
 }
 
-async fn check(source: &dyn Source, var: &str, server: &str, config: &Value) -> Run {
+async fn check(source: &dyn DynSource, var: &str, server: &str, config: &Value) -> Run {
     with_config(source, env(var, server, NOW), "check", config).await
 }
 
@@ -255,7 +255,7 @@ async fn every_check_answers_401_and_403_with_a_failed_status() {
 async fn every_check_of_a_config_file_that_is_not_json_is_a_trace_and_exit_1() {
     let files = Files::new();
     let broken = files.text("config.json", "{\"api_key\": ");
-    let sources: [(&dyn Source, &str); 3] = [
+    let sources: [(&dyn DynSource, &str); 3] = [
         (&SourceKlaviyo, source_klaviyo::BASE_URL_VAR),
         (&SourcePinterest, source_pinterest::BASE_URL_VAR),
         (

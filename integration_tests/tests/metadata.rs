@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use connector_runtime::source::Source;
+use connector_runtime::source::DynSource;
 use integration_tests::{env, with_config};
 use serde_json::{json, Value};
 
@@ -47,7 +47,7 @@ fn dockerfile_label(key: &str, connector: &str, version: &str) -> String {
         .replace("${CONNECTOR_VERSION}", version)
 }
 
-async fn metadata_matches(source: &dyn Source, base_url_var: &str, config: Value) {
+async fn metadata_matches(source: &dyn DynSource, base_url_var: &str, config: Value) {
     let name = source.name();
     let meta = metadata(name);
     let data = &meta["data"];

@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 
-use connector_runtime::source::Source;
+use connector_runtime::source::DynSource;
 use integration_tests::{env, run, with_config};
 use serde_json::{json, Value};
 
@@ -50,7 +50,7 @@ fn assert_golden(connector: &str, name: &str, actual: &str) {
 }
 
 /// Spec and discover output (LOG lines left out: only the contract is pinned).
-async fn pin(source: &dyn Source, base_url_var: &str, configs: &[(&str, Value)]) {
+async fn pin(source: &dyn DynSource, base_url_var: &str, configs: &[(&str, Value)]) {
     let name = source.name();
     let spec = run(
         source,

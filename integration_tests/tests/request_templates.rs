@@ -5,7 +5,7 @@
 use connector_runtime::output::Output;
 use connector_runtime::prelude::*;
 use connector_runtime::secrets::Secrets;
-use connector_runtime::source::Source;
+use connector_runtime::source::DynSource;
 use connector_runtime::stream::Slice;
 
 const NOW: &str = "2024-06-10T12:00:00Z";
@@ -53,14 +53,14 @@ fn wire(mut r: HttpRequest) -> HttpRequest {
 
 /// Renders `template` and asks stream `name` of `source` for its first request, per slice.
 fn assert_same_requests(
-    source: &dyn Source,
+    source: &dyn DynSource,
     config: &Value,
     name: &str,
     template: RequestTemplate,
     slices: &[Slice],
 ) {
     let template = template.checked().expect("a valid template");
-    let streams = source.streams(config, &context()).expect("streams");
+    let streams = source.prepare(config, &context()).expect("streams").streams;
     let stream = streams
         .iter()
         .find(|s| s.name == name)

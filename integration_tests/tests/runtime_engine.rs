@@ -21,6 +21,8 @@ fn spec_json() -> Value {
 }
 
 impl Source for TestSource {
+    type Config = Value;
+
     fn name(&self) -> &str {
         "source-test"
     }

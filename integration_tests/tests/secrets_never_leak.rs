@@ -19,7 +19,7 @@
 //! on purpose, secrets included.
 
 use base64::Engine as _;
-use connector_runtime::source::Source;
+use connector_runtime::source::DynSource;
 use integration_tests::{catalog, env, Files, Run};
 use serde_json::{json, Map, Value};
 use wiremock::matchers::{any, method, path};
@@ -35,7 +35,7 @@ fn secret(marker: &str) -> String {
 /// One connector under test.
 struct Connector {
     name: &'static str,
-    source: Box<dyn Source>,
+    source: Box<dyn DynSource>,
     base_url_var: &'static str,
     /// The stream `read` asks for.
     stream: &'static str,

@@ -3,7 +3,7 @@
 //! `fixtures/tiktok-marketing/` (`streams.json`, `spec.json`).
 
 use connector_runtime::prelude::*;
-use connector_runtime::source::Source;
+
 use integration_tests::{catalog, env, read, run, state_for, with_config};
 use source_tiktok_marketing::{reports, SourceTiktokMarketing, BASE_URL_VAR};
 use wiremock::matchers::{header, method, path};

@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::logging;
 use crate::output::Output;
 use crate::secrets::Secrets;
-use crate::source::{catalog, Source, SourceContext};
+use crate::source::{catalog, DynSource, Prepared, SourceContext};
 use crate::sync::{self, StreamRequest, SyncContext};
 
 #[derive(Debug, Parser)]
@@ -61,7 +61,7 @@ enum Command {
 }
 
 /// Runs a connector binary: reads the process environment and arguments, writes stdout, exits.
-pub fn main(source: impl Source + 'static) -> ! {
+pub fn main(source: impl DynSource + 'static) -> ! {
     let secrets = Secrets::new();
     let output = Output::stdout(secrets);
     install_panic_hook(output.clone());
@@ -130,7 +130,7 @@ pub fn install_panic_hook(output: Output) {
 
 /// Runs a connector in-process with explicit arguments, environment and output (tests, the
 /// demo). Logs go to `output` as LOG messages. Returns the exit code.
-pub async fn run(source: &dyn Source, args: &[String], env: RunEnv, output: Output) -> i32 {
+pub async fn run(source: &dyn DynSource, args: &[String], env: RunEnv, output: Output) -> i32 {
     let debug = args.iter().any(|a| a == "--debug");
     let level = if debug {
         tracing::Level::DEBUG
@@ -155,7 +155,7 @@ fn emit_error(output: &Output, e: &Error, env: &RunEnv) {
     ));
 }
 
-async fn run_inner(source: &dyn Source, args: &[String], env: RunEnv, output: Output) -> i32 {
+async fn run_inner(source: &dyn DynSource, args: &[String], env: RunEnv, output: Output) -> i32 {
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
@@ -197,7 +197,7 @@ async fn run_inner(source: &dyn Source, args: &[String], env: RunEnv, output: Ou
 
 /// Reads, migrates and validates the config; registers its secrets.
 fn load_config(
-    source: &dyn Source,
+    source: &dyn DynSource,
     path: &std::path::Path,
     env: &RunEnv,
     output: &Output,
@@ -210,7 +210,7 @@ fn load_config(
 /// read or is not a JSON object fails every command with a TRACE, `check` included: the
 /// CDK reads the config before it dispatches the command, so this never becomes a
 /// `CONNECTION_STATUS`.
-fn read_config(source: &dyn Source, path: &std::path::Path, output: &Output) -> Result<Value> {
+fn read_config(source: &dyn DynSource, path: &std::path::Path, output: &Output) -> Result<Value> {
     let spec = source.spec()?;
     let config = config::read_config(path)?;
     output
@@ -222,7 +222,7 @@ fn read_config(source: &dyn Source, path: &std::path::Path, output: &Output) -> 
 /// Migrates the config (announcing a changed one in a CONTROL message) and validates it
 /// against the spec and the source's own rules.
 fn prepare_config(
-    source: &dyn Source,
+    source: &dyn DynSource,
     mut config: Value,
     env: &RunEnv,
     output: &Output,
@@ -237,12 +237,11 @@ fn prepare_config(
         }
     }
     config::validate_against_spec(&config, &spec.connection_specification)?;
-    source.validate_config(&config)?;
     Ok(config)
 }
 
 async fn execute(
-    source: &dyn Source,
+    source: &dyn DynSource,
     command: Command,
     env: &RunEnv,
     output: &Output,
@@ -263,9 +262,9 @@ async fn execute(
             // source's own rules) is the check's answer, not a crash: CONNECTION_STATUS
             // FAILED with the error's message and exit 0. Anything else escapes as a TRACE.
             let prepared = prepare_config(source, config, env, output)
-                .and_then(|config| source.streams(&config, &ctx));
+                .and_then(|config| source.prepare(&config, &ctx));
             let streams = match prepared {
-                Ok(streams) => streams,
+                Ok(prepared) => prepared.streams,
                 Err(e @ Error::Config { .. }) => {
                     tracing::warn!("Check failed: {}", e.message());
                     output.emit(&AirbyteMessage::connection_status(
@@ -306,7 +305,7 @@ async fn execute(
                 env: env.clone(),
                 output: output.clone(),
             };
-            let streams = source.streams(&config, &ctx)?;
+            let streams = source.prepare(&config, &ctx)?.streams;
             output.emit(&AirbyteMessage::Catalog {
                 catalog: catalog(&streams),
             });
@@ -327,7 +326,7 @@ async fn execute(
                 env: env.clone(),
                 output: output.clone(),
             };
-            let streams = source.streams(&config, &ctx)?;
+            let Prepared { streams, workers } = source.prepare(&config, &ctx)?;
             let known: HashSet<&str> = streams.iter().map(|s| s.name.as_str()).collect();
             let unknown: Vec<&str> = configured
                 .streams
@@ -374,7 +373,7 @@ async fn execute(
                 source.version(),
                 requests.len()
             );
-            let sync = SyncContext::new(output.clone(), env.clone(), source.workers(&config));
+            let sync = SyncContext::new(output.clone(), env.clone(), workers);
             let failed = sync::read(Arc::clone(&sync), requests).await;
             if failed.is_empty() {
                 tracing::info!("Finished reading");

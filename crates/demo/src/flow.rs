@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use connector_runtime::env::RunEnv;
 use connector_runtime::output::{Captured, Output};
 use connector_runtime::secrets::Secrets;
-use connector_runtime::source::Source;
+
 use serde_json::{json, Value};
 
 use crate::sample_api::NOW;
@@ -24,7 +24,7 @@ use crate::verify;
 /// A connector as the demo runs it: the source, how to point it at the sample API, a config
 /// that works against the sample API, and the streams the demo reads.
 pub struct Connector {
-    pub source: Arc<dyn Source>,
+    pub source: Arc<dyn connector_runtime::source::DynSource>,
     pub base_url_var: &'static str,
     pub config: Value,
     pub streams: Vec<&'static str>,
@@ -177,7 +177,7 @@ pub fn demo_env(base_url_var: &str, base_url: &str) -> Result<RunEnv, String> {
 
 /// Runs one connector command in-process, keeping its output in `dir/<file_stem>.jsonl`.
 pub async fn run_command(
-    source: &dyn Source,
+    source: &dyn connector_runtime::source::DynSource,
     env: RunEnv,
     args: &[String],
     dir: &Path,

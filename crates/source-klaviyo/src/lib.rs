@@ -36,6 +36,8 @@ const SPEC: &str = include_str!("../resources/spec.json");
 pub struct SourceKlaviyo;
 
 impl Source for SourceKlaviyo {
+    type Config = Value;
+
     fn name(&self) -> &str {
         "source-klaviyo"
     }
@@ -48,8 +50,8 @@ impl Source for SourceKlaviyo {
         spec_from_json(SPEC)
     }
 
-    fn validate_config(&self, config: &Value) -> Result<()> {
-        config::KlaviyoConfig::from_json(config, Utc::now()).map(|_| ())
+    fn validate(&self, config: &Value, env: &RunEnv) -> Result<()> {
+        config::KlaviyoConfig::from_json(config, env.clock.now()).map(|_| ())
     }
 
     fn check_stream(&self) -> &str {

@@ -36,6 +36,8 @@ macro_rules! schema_of {
 pub struct SourcePinterest;
 
 impl Source for SourcePinterest {
+    type Config = Value;
+
     fn name(&self) -> &str {
         "source-pinterest"
     }

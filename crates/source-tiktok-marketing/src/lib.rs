@@ -259,6 +259,8 @@ impl Settings {
 pub struct SourceTiktokMarketing;
 
 impl Source for SourceTiktokMarketing {
+    type Config = Value;
+
     fn name(&self) -> &str {
         "source-tiktok-marketing"
     }
@@ -285,7 +287,7 @@ impl Source for SourceTiktokMarketing {
         true
     }
 
-    fn validate_config(&self, config: &Value) -> Result<()> {
+    fn validate(&self, config: &Value, _env: &RunEnv) -> Result<()> {
         Settings::from_config(config).map(|_| ())
     }
 
