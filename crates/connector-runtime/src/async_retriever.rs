@@ -18,10 +18,10 @@ use futures::stream::BoxStream;
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
+use crate::context::StreamContext;
 use crate::error::{Error, Result};
 use crate::http::{HandlerChain, HttpRequest, Outcome, Requester};
 use crate::stream::{RecordSelector, Retriever, Slice};
-use crate::sync::StreamContext;
 use airbyte_protocol::FailureType;
 
 /// What a status answer says about a job.

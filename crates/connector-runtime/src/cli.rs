@@ -7,11 +7,10 @@
 //! spec (or the source's own rules) is `CONNECTION_STATUS` `FAILED` with exit 0, as the CDK
 //! answers; only a config file that cannot be read as a JSON object is still a TRACE there.
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use airbyte_protocol::{AirbyteMessage, FailureType, Status, SyncMode};
+use airbyte_protocol::{AirbyteMessage, FailureType, Status};
 use clap::{Parser, Subcommand};
 use serde_json::Value;
 use tracing::instrument::WithSubscriber;
@@ -23,7 +22,7 @@ use crate::logging;
 use crate::output::Output;
 use crate::secrets::Secrets;
 use crate::source::{catalog, DynSource, Prepared, SourceContext};
-use crate::sync::{self, StreamRequest, SyncContext};
+use crate::sync::{self, SyncContext};
 
 #[derive(Debug, Parser)]
 #[command(about = "An Airbyte source connector", disable_version_flag = true)]
@@ -327,46 +326,7 @@ async fn execute(
                 output: output.clone(),
             };
             let Prepared { streams, workers } = source.prepare(&config, &ctx)?;
-            let known: HashSet<&str> = streams.iter().map(|s| s.name.as_str()).collect();
-            let unknown: Vec<&str> = configured
-                .streams
-                .iter()
-                .map(|c| c.stream.name.as_str())
-                .filter(|n| !known.contains(n))
-                .collect();
-            if !unknown.is_empty() {
-                return Err(Error::config(format!(
-                    "The catalog names stream(s) this source does not have with this config: {}. \
-                     Refresh the source schema.",
-                    unknown.join(", ")
-                )));
-            }
-            let started = env.clock.now();
-            let mut requests = Vec::new();
-            let mut seen = HashSet::new();
-            for c in &configured.streams {
-                if !seen.insert(c.stream.name.clone()) {
-                    continue;
-                }
-                let Some(stream) = streams.iter().find(|s| s.name == c.stream.name).cloned() else {
-                    continue;
-                };
-                let mode = if c.sync_mode == SyncMode::Incremental && stream.incremental.is_none() {
-                    tracing::warn!(
-                        "Stream {} does not support incremental sync; reading it in full",
-                        stream.name
-                    );
-                    SyncMode::FullRefresh
-                } else {
-                    c.sync_mode
-                };
-                let state = sync::prepare_state(&stream, mode, states.get(&stream.name), started)?;
-                requests.push(StreamRequest {
-                    stream,
-                    sync_mode: mode,
-                    state,
-                });
-            }
+            let requests = sync::plan_read(&streams, &configured, &states, env.clock.now())?;
             tracing::info!(
                 "Starting {} {}: reading {} stream(s)",
                 source.name(),

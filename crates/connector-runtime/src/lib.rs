@@ -12,6 +12,7 @@ pub mod async_retriever;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod context;
 pub mod datetime;
 pub mod env;
 pub mod error;
@@ -33,6 +34,7 @@ pub use error::{Error, Result};
 /// Everything a source crate usually needs.
 pub mod prelude {
     pub use crate::clock::Clock;
+    pub use crate::context::{StreamContext, SyncContext};
     pub use crate::datetime::{parse_date, start_of_day, CursorFormat, DatetimeFormat, Window};
     pub use crate::env::RunEnv;
     pub use crate::error::{Error, Result};
@@ -51,7 +53,7 @@ pub mod prelude {
         ClientFilter, DeclarativeStream, Enricher, Incremental, Paginator, RecordSelector,
         RequestSpec, Retriever, SimpleRetriever, Slice,
     };
-    pub use crate::sync::{read_parent, StreamContext, SyncContext};
+    pub use crate::sync::read_parent;
     pub use crate::template::RequestTemplate;
     pub use crate::transform::{drop_top_level_nulls, get_path, normalize, remove_path, set_path};
     pub use airbyte_protocol::FailureType;

@@ -18,9 +18,9 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
+use crate::context::SyncContext;
 use crate::error::Result;
 use crate::stream::{DeclarativeStream, Slice};
-use crate::sync::SyncContext;
 
 pub type Partition = Map<String, Value>;
 

@@ -13,12 +13,12 @@ use chrono::{DateTime, Duration, Utc};
 use futures::stream::BoxStream;
 use serde_json::Value;
 
+use crate::context::StreamContext;
 use crate::datetime::{CursorFormat, Window};
 use crate::error::{Error, Result};
 use crate::http::{HandlerChain, HttpRequest, Outcome, Requester};
 use crate::partition::{Partition, PartitionRouter};
 use crate::state::StateShape;
-use crate::sync::StreamContext;
 use crate::template::RequestTemplate;
 
 /// One unit of requesting: a partition and, for incremental streams, a date window.

@@ -11,61 +11,28 @@
 //!   and records of one partition keep their order;
 //! - nothing is buffered whole: records flow from each page straight to the output.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 
-use airbyte_protocol::{AirbyteMessage, StateMessage, StreamStatus, SyncMode};
+use std::collections::{HashMap, HashSet};
+
+use airbyte_protocol::{
+    AirbyteMessage, ConfiguredAirbyteCatalog, StateMessage, StreamStatus, SyncMode,
+};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use serde_json::{json, Map, Value};
-use tokio::sync::{OnceCell, Semaphore};
+use serde_json::{json, Value};
 use tracing::instrument::WithSubscriber;
 
+use crate::context::KeptPartition;
+pub use crate::context::{StreamContext, SyncContext};
 use crate::datetime::windows;
-use crate::env::RunEnv;
 use crate::error::{Error, Result};
-use crate::output::Output;
 use crate::partition::{canonical, Partition, SubstreamRouter};
 use crate::state::CursorState;
 use crate::stream::{ClientFilter, DeclarativeStream, Incremental, Slice};
 
-/// A substream partition and the parent fields kept with it.
-type KeptPartition = (Partition, Map<String, Value>);
-
-/// What every stream of one run shares.
-pub struct SyncContext {
-    pub output: Output,
-    pub env: RunEnv,
-    workers: Arc<Semaphore>,
-    /// Substream partitions per parent read, each with the parent fields its routers keep.
-    partition_cache: tokio::sync::Mutex<HashMap<String, Arc<OnceCell<Vec<KeptPartition>>>>>,
-    estimates: StdMutex<HashMap<String, i64>>,
-}
-
 impl SyncContext {
-    pub fn new(output: Output, env: RunEnv, workers: usize) -> Arc<Self> {
-        Arc::new(SyncContext {
-            output,
-            env,
-            workers: Arc::new(Semaphore::new(workers.max(1))),
-            partition_cache: tokio::sync::Mutex::new(HashMap::new()),
-            estimates: StdMutex::new(HashMap::new()),
-        })
-    }
-
-    pub fn now(&self) -> DateTime<Utc> {
-        self.env.clock.now()
-    }
-
-    /// Context for reading `stream`.
-    pub fn stream(self: &Arc<Self>, stream: &str) -> StreamContext {
-        StreamContext {
-            sync: self.clone(),
-            stream: stream.to_string(),
-        }
-    }
-
     /// The partitions a substream router makes from its parent's records. Read once per run
     /// and shared by every child stream that asks for the same parent key.
     pub async fn substream_partitions(
@@ -126,44 +93,6 @@ impl SyncContext {
             }
         }
         Ok(parts.iter().map(|(p, _)| p.clone()).collect())
-    }
-
-    fn add_estimate(&self, stream: &str, n: i64) {
-        let total = {
-            let Ok(mut e) = self.estimates.lock() else {
-                return;
-            };
-            let t = e.entry(stream.to_string()).or_insert(0);
-            *t += n;
-            *t
-        };
-        self.output.emit(&AirbyteMessage::estimate(
-            stream,
-            total,
-            self.env.clock.now_millis(),
-        ));
-    }
-}
-
-/// What a retriever or enricher sees while reading one stream.
-#[derive(Clone)]
-pub struct StreamContext {
-    pub sync: Arc<SyncContext>,
-    pub stream: String,
-}
-
-impl StreamContext {
-    /// Reports that the API announced `n` more records for this stream (ESTIMATE trace).
-    pub fn add_estimate(&self, n: i64) {
-        self.sync.add_estimate(&self.stream, n);
-    }
-
-    pub fn now(&self) -> DateTime<Utc> {
-        self.sync.now()
-    }
-
-    pub fn env(&self) -> &RunEnv {
-        &self.sync.env
     }
 }
 
@@ -322,6 +251,60 @@ pub struct StreamRequest {
     pub state: Option<CursorState>,
 }
 
+/// Plans a `read`: one [`StreamRequest`] per stream of the configured catalog, in catalog
+/// order. A stream the source does not have for this config is a config error (the user must
+/// refresh the schema); a stream named twice is read once; `incremental` on a stream without a
+/// cursor is read in full (with a warning), as the CDK does; each incremental stream's state
+/// is parsed before anything is read, so a broken state fails the run before the first
+/// request.
+pub fn plan_read(
+    streams: &[Arc<DeclarativeStream>],
+    configured: &ConfiguredAirbyteCatalog,
+    states: &HashMap<String, Value>,
+    started: DateTime<Utc>,
+) -> Result<Vec<StreamRequest>> {
+    let known: HashSet<&str> = streams.iter().map(|s| s.name.as_str()).collect();
+    let unknown: Vec<&str> = configured
+        .streams
+        .iter()
+        .map(|c| c.stream.name.as_str())
+        .filter(|n| !known.contains(n))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(Error::config(format!(
+            "The catalog names stream(s) this source does not have with this config: {}. \
+             Refresh the source schema.",
+            unknown.join(", ")
+        )));
+    }
+    let mut requests = Vec::new();
+    let mut seen = HashSet::new();
+    for c in &configured.streams {
+        if !seen.insert(c.stream.name.clone()) {
+            continue;
+        }
+        let Some(stream) = streams.iter().find(|s| s.name == c.stream.name).cloned() else {
+            continue;
+        };
+        let mode = if c.sync_mode == SyncMode::Incremental && stream.incremental.is_none() {
+            tracing::warn!(
+                "Stream {} does not support incremental sync; reading it in full",
+                stream.name
+            );
+            SyncMode::FullRefresh
+        } else {
+            c.sync_mode
+        };
+        let state = prepare_state(&stream, mode, states.get(&stream.name), started)?;
+        requests.push(StreamRequest {
+            stream,
+            sync_mode: mode,
+            state,
+        });
+    }
+    Ok(requests)
+}
+
 /// Parses the incoming state of a stream (after its migration). Errors are config errors.
 pub fn prepare_state(
     stream: &DeclarativeStream,
@@ -419,6 +402,91 @@ impl StreamRun {
     }
 }
 
+impl StreamRun {
+    /// Moves `partition`'s cursor to at least `base` and, when records were seen, to `to`.
+    fn advance(&self, partition: &Partition, base: DateTime<Utc>, to: Option<DateTime<Utc>>) {
+        if let Ok(mut s) = self.state.lock() {
+            if let Some(s) = s.as_mut() {
+                s.advance(partition, base);
+                if let Some(to) = to {
+                    s.advance(partition, to);
+                    s.observe_record(to);
+                }
+            }
+        }
+    }
+
+    /// Where `partition` starts: `base` is the cursor it holds at least once it has been read
+    /// (the saved cursor, or the configured start), `from` the first instant requested (the
+    /// lookback re-reads before a saved cursor only; a partition without one starts at the
+    /// configured start, as the CDK does).
+    fn partition_start(
+        &self,
+        inc: &Incremental,
+        partition: &Partition,
+    ) -> (DateTime<Utc>, DateTime<Utc>) {
+        let saved = if self.incremental {
+            self.state
+                .lock()
+                .ok()
+                .and_then(|s| s.as_ref().and_then(|s| s.start_for(partition)))
+        } else {
+            None
+        };
+        let base = clamp(saved.unwrap_or(inc.start), inc.min_start);
+        let from = match saved {
+            Some(_) => clamp(base - inc.lookback, inc.min_start),
+            None => base,
+        };
+        (base, from)
+    }
+}
+
+/// Tracks, within one window whose records come sorted by the cursor, the largest cursor
+/// value that is safe to checkpoint mid-window: every record at or below the largest value
+/// *before* the current maximum has been emitted (ties of the maximum may still come). One
+/// record out of order turns the mid-window checkpoints of this window off.
+struct WindowProgress {
+    max_seen: Option<DateTime<Utc>>,
+    below_max: Option<DateTime<Utc>>,
+    sorted: bool,
+    since_checkpoint: usize,
+    every: Option<usize>,
+}
+
+impl WindowProgress {
+    fn new(every: Option<usize>) -> Self {
+        WindowProgress {
+            max_seen: None,
+            below_max: None,
+            sorted: every.is_some(),
+            since_checkpoint: 0,
+            every,
+        }
+    }
+
+    /// Counts one emitted record; returns a cursor value to checkpoint at, when one is due.
+    fn emitted(&mut self, cursor: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+        if let Some(c) = cursor {
+            match self.max_seen {
+                Some(m) if c < m => self.sorted = false,
+                Some(m) if c > m => self.below_max = Some(m),
+                _ => {}
+            }
+            self.max_seen = Some(self.max_seen.map_or(c, |m| m.max(c)));
+        }
+        self.since_checkpoint += 1;
+        match (self.sorted, self.every, self.below_max) {
+            (true, Some(every), Some(safe)) if self.since_checkpoint >= every => {
+                self.since_checkpoint = 0;
+                Some(safe)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Reads one partition, holding one of the run's worker permits.
 async fn read_partition(
     ctx: Arc<SyncContext>,
     run: Arc<StreamRun>,
@@ -431,42 +499,21 @@ async fn read_partition(
         .await
         .map_err(|_| Error::system("the worker pool was closed"))?;
     let stream = run.stream.clone();
-    let sctx = ctx.stream(&stream.name);
     let Some(inc) = &stream.incremental else {
-        let slice = Slice {
-            partition,
-            window: None,
-        };
-        let mut records = stream.retriever.read(&sctx, &slice);
-        while let Some(r) = records.next().await {
-            if let Some(rec) = stream.process(&sctx, r?, &slice).await? {
-                run.emit_record(&ctx, rec);
-            }
-        }
-        return Ok(());
+        return read_slice(
+            &ctx,
+            &run,
+            Slice {
+                partition,
+                window: None,
+            },
+        )
+        .await;
     };
-    let saved = if run.incremental {
-        run.state
-            .lock()
-            .ok()
-            .and_then(|s| s.as_ref().and_then(|s| s.start_for(&partition)))
-    } else {
-        None
-    };
-    let base = clamp(saved.unwrap_or(inc.start), inc.min_start);
-    // The lookback re-reads before a saved cursor only; a partition without one starts at
-    // the configured start, as the CDK does.
-    let from = match saved {
-        Some(_) => clamp(base - inc.lookback, inc.min_start),
-        None => base,
-    };
+    let (base, from) = run.partition_start(inc, &partition);
     let ws = windows(from, inc.end, inc.step, inc.granularity);
     if ws.is_empty() {
-        if let Ok(mut s) = run.state.lock() {
-            if let Some(s) = s.as_mut() {
-                s.advance(&partition, base);
-            }
-        }
+        run.advance(&partition, base, None);
         return Ok(());
     }
     for w in ws {
@@ -474,63 +521,59 @@ async fn read_partition(
             partition: partition.clone(),
             window: Some(w),
         };
-        let mut max_seen: Option<DateTime<Utc>> = None;
-        // Within a window sorted by the cursor, every record at or below the largest value
-        // *before* the current maximum has been emitted (ties of the maximum may still come),
-        // so that value is a safe mid-window checkpoint. One record out of order turns the
-        // mid-window checkpoints of this window off.
-        let mut below_max: Option<DateTime<Utc>> = None;
-        let mut sorted = inc.checkpoint_every.is_some();
-        let mut since_checkpoint = 0usize;
-        let mut records = stream.retriever.read(&sctx, &slice);
-        while let Some(r) = records.next().await {
-            let Some(rec) = stream.process(&sctx, r?, &slice).await? else {
-                continue;
-            };
-            let cursor = CursorValue::of(inc, &rec);
-            if cursor == CursorValue::Unparseable {
-                run.unparseable.fetch_add(1, Ordering::SeqCst);
-            }
-            if !keep_by_cursor(inc, cursor, from) {
-                continue;
-            }
-            if let Some(c) = cursor.at() {
-                match max_seen {
-                    Some(m) if c < m => sorted = false,
-                    Some(m) if c > m => below_max = Some(m),
-                    _ => {}
-                }
-                max_seen = Some(max_seen.map_or(c, |m| m.max(c)));
-            }
-            run.emit_record(&ctx, rec);
-            since_checkpoint += 1;
-            if let (true, Some(every), Some(safe)) = (sorted, inc.checkpoint_every, below_max) {
-                if since_checkpoint >= every {
-                    since_checkpoint = 0;
-                    if let Ok(mut s) = run.state.lock() {
-                        if let Some(s) = s.as_mut() {
-                            s.advance(&partition, base);
-                            s.advance(&partition, safe);
-                            s.observe_record(safe);
-                        }
-                    }
-                    run.emit_state(&ctx, false);
-                }
-            }
-        }
-        drop(records);
-        if let Ok(mut s) = run.state.lock() {
-            if let Some(s) = s.as_mut() {
-                s.advance(&partition, base);
-                if let Some(m) = max_seen {
-                    s.advance(&partition, m);
-                    s.observe_record(m);
-                }
-            }
-        }
+        let max_seen = read_window(&ctx, &run, inc, &slice, base, from).await?;
+        run.advance(&partition, base, max_seen);
         run.window_done(&ctx);
     }
     Ok(())
+}
+
+/// Reads a slice of a stream without a cursor: every record is emitted.
+async fn read_slice(ctx: &Arc<SyncContext>, run: &StreamRun, slice: Slice) -> Result<()> {
+    let stream = &run.stream;
+    let sctx = ctx.stream(&stream.name);
+    let mut records = stream.retriever.read(&sctx, &slice);
+    while let Some(r) = records.next().await {
+        if let Some(rec) = stream.process(&sctx, r?, &slice).await? {
+            run.emit_record(ctx, rec);
+        }
+    }
+    Ok(())
+}
+
+/// Reads one window of a partition of an incremental stream: emits the records the cursor
+/// keeps, checkpoints inside windows of cursor-sorted records, and returns the largest cursor
+/// value emitted (the caller advances the partition's cursor once the window is complete).
+async fn read_window(
+    ctx: &Arc<SyncContext>,
+    run: &StreamRun,
+    inc: &Incremental,
+    slice: &Slice,
+    base: DateTime<Utc>,
+    from: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>> {
+    let stream = &run.stream;
+    let sctx = ctx.stream(&stream.name);
+    let mut progress = WindowProgress::new(inc.checkpoint_every);
+    let mut records = stream.retriever.read(&sctx, slice);
+    while let Some(r) = records.next().await {
+        let Some(rec) = stream.process(&sctx, r?, slice).await? else {
+            continue;
+        };
+        let cursor = CursorValue::of(inc, &rec);
+        if cursor == CursorValue::Unparseable {
+            run.unparseable.fetch_add(1, Ordering::SeqCst);
+        }
+        if !keep_by_cursor(inc, cursor, from) {
+            continue;
+        }
+        run.emit_record(ctx, rec);
+        if let Some(safe) = progress.emitted(cursor.at()) {
+            run.advance(&slice.partition, base, Some(safe));
+            run.emit_state(ctx, false);
+        }
+    }
+    Ok(progress.max_seen)
 }
 
 async fn read_stream(ctx: Arc<SyncContext>, req: StreamRequest) -> Result<(), Error> {
