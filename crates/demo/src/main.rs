@@ -12,22 +12,65 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use clap::{Parser, Subcommand, ValueEnum};
+
 use demo::flow::{self, ConnectorRun};
 use demo::sample_api::{SampleApis, NOW};
 use demo::verify;
 use serde_json::Value;
 
+/// Try the connectors without credentials, against an embedded sample API.
+#[derive(Debug, Parser)]
+#[command(name = "demo")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Where the raw protocol output of every command is written.
+    #[arg(long, default_value = "demo-output")]
+    out: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start the sample API and keep serving; write config and catalog files for every
+    /// connector under DIR, then DIR/ready.
+    Serve {
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Check a command's protocol output the way the demo's own test does.
+    Verify {
+        command: Verified,
+        file: PathBuf,
+        /// The configured catalog the read used (for `read`).
+        #[arg(long)]
+        catalog: Option<PathBuf>,
+        /// Require a SUCCEEDED check.
+        #[arg(long)]
+        strict: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Verified {
+    Spec,
+    Check,
+    Discover,
+    Read,
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        Some("serve") => serve(&args[1..]).await,
-        Some("verify") => verify_command(&args[1..]),
-        Some("--help") | Some("-h") | Some("help") => {
-            println!("usage: demo [--out DIR] | demo serve --dir DIR | demo verify <command> FILE [--catalog FILE] [--strict]");
-            Ok(())
-        }
-        _ => run(&args).await,
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Serve { dir }) => serve(&dir).await,
+        Some(Command::Verify {
+            command,
+            file,
+            catalog,
+            strict,
+        }) => verify_command(command, &file, catalog.as_deref(), strict),
+        None => run(&cli.out).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -38,13 +81,6 @@ async fn main() -> ExitCode {
     }
 }
 
-fn flag(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-}
-
 fn base_url(apis: &SampleApis, connector: &str) -> String {
     match connector {
         "source-tiktok-marketing" => apis.tiktok.uri(),
@@ -53,9 +89,8 @@ fn base_url(apis: &SampleApis, connector: &str) -> String {
     }
 }
 
-async fn run(args: &[String]) -> Result<(), String> {
-    let out = PathBuf::from(flag(args, "--out").unwrap_or_else(|| "demo-output".into()));
-    std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+async fn run(out: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
     // The output folder is scratch space: keep it out of version control wherever it is.
     let _ = std::fs::write(out.join(".gitignore"), "*\n");
     let apis = SampleApis::start().await;
@@ -69,7 +104,7 @@ async fn run(args: &[String]) -> Result<(), String> {
     let mut failures = Vec::new();
     for connector in flow::connectors() {
         let name = connector.name().to_string();
-        match flow::run_connector(&connector, &base_url(&apis, &name), &out).await {
+        match flow::run_connector(&connector, &base_url(&apis, &name), out).await {
             Ok(run) => {
                 print_summary(&run);
                 failures.extend(problems(&run).into_iter().map(|p| format!("{name}: {p}")));
@@ -222,8 +257,7 @@ fn print_summary(run: &ConnectorRun) {
     println!();
 }
 
-async fn serve(args: &[String]) -> Result<(), String> {
-    let dir = PathBuf::from(flag(args, "--dir").ok_or("serve needs --dir DIR")?);
+async fn serve(dir: &Path) -> Result<(), String> {
     let apis = SampleApis::start().await;
     for connector in flow::connectors() {
         let name = connector.name().to_string();
@@ -254,15 +288,19 @@ fn read_messages(path: &Path) -> Result<Vec<Value>, String> {
     verify::parse_lines(&raw)
 }
 
-fn verify_command(args: &[String]) -> Result<(), String> {
-    let command = args.first().ok_or("verify needs a command")?;
-    let file = args.get(1).ok_or("verify needs the output file")?;
-    let messages = read_messages(Path::new(file))?;
-    let strict = args.iter().any(|a| a == "--strict");
-    match command.as_str() {
-        "spec" => verify::spec_ok(&messages),
-        "discover" => verify::discover_ok(&messages).map(|s| println!("{} streams", s.len())),
-        "check" => match verify::connection_status(&messages) {
+fn verify_command(
+    command: Verified,
+    file: &Path,
+    catalog: Option<&Path>,
+    strict: bool,
+) -> Result<(), String> {
+    let messages = read_messages(file)?;
+    match command {
+        Verified::Spec => verify::spec_ok(&messages),
+        Verified::Discover => {
+            verify::discover_ok(&messages).map(|s| println!("{} streams", s.len()))
+        }
+        Verified::Check => match verify::connection_status(&messages) {
             Some((s, _)) if s == "SUCCEEDED" => Ok(()),
             Some((s, m)) if !strict => {
                 println!("check status {s} ({m}); accepted while the connector has no streams");
@@ -271,12 +309,12 @@ fn verify_command(args: &[String]) -> Result<(), String> {
             Some((s, m)) => Err(format!("check status {s}: {m}")),
             None => Err("no CONNECTION_STATUS message".into()),
         },
-        "read" => {
-            let catalog_file = flag(args, "--catalog").ok_or("verify read needs --catalog FILE")?;
-            let text = std::fs::read_to_string(&catalog_file)
-                .map_err(|e| format!("cannot read {catalog_file}: {e}"))?;
-            let catalog: Value =
-                serde_json::from_str(&text).map_err(|e| format!("{catalog_file}: {e}"))?;
+        Verified::Read => {
+            let catalog_file = catalog.ok_or("verify read needs --catalog FILE")?;
+            let text = std::fs::read_to_string(catalog_file)
+                .map_err(|e| format!("cannot read {}: {e}", catalog_file.display()))?;
+            let catalog: Value = serde_json::from_str(&text)
+                .map_err(|e| format!("{}: {e}", catalog_file.display()))?;
             let counts = verify::read_ok(&messages, &catalog)?;
             let mut names: Vec<_> = counts.into_iter().collect();
             names.sort();
@@ -290,6 +328,5 @@ fn verify_command(args: &[String]) -> Result<(), String> {
             );
             Ok(())
         }
-        other => Err(format!("unknown command {other}")),
     }
 }
