@@ -262,7 +262,7 @@ mod pinterest {
 
 mod klaviyo {
     use super::*;
-    use source_klaviyo::reports::FLOW_STATISTICS;
+    use source_klaviyo::quirks::reports::FLOW_STATISTICS;
     use source_klaviyo::SourceKlaviyo;
 
     fn config() -> Value {

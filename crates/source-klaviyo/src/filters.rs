@@ -1,55 +1,40 @@
-//! Klaviyo's `filter` expressions, written exactly as the official connector writes them.
+//! Klaviyo's `filter` expressions, written exactly as the official connector writes them, as
+//! request templates over the slice's window and partition.
 //!
 //! Operators and quoting differ per endpoint: profiles and templates use `greater-than` with no
 //! upper bound; campaigns and flows use inclusive bounds inside `and(...)` with channel values in
-//! single quotes and `archived` unquoted; events use comma-joined bounds with the metric id in
-//! double quotes.
+//! single quotes and `archived` unquoted. The events filter is not a plain template (its upper
+//! bound depends on the sync's "now"): see [`crate::quirks::events`].
 
 use connector_runtime::prelude::*;
 
 /// How dates are written in filters, report bodies and state: `2024-05-31T00:00:00+0000`.
 pub const DATE_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%z";
 
+/// The window's start in [`DATE_FORMAT`], as a template placeholder.
+pub const WINDOW_START: &str = "{window.start:%Y-%m-%dT%H:%M:%S%z}";
+
+/// The window's end in [`DATE_FORMAT`], as a template placeholder.
+pub const WINDOW_END: &str = "{window.end:%Y-%m-%dT%H:%M:%S%z}";
+
 pub fn date(dt: DateTime<Utc>) -> String {
     dt.format(DATE_FORMAT).to_string()
 }
 
-/// `greater-than(<field>,<start>)` (profiles, email_templates).
-pub fn greater_than(field: &str, start: DateTime<Utc>) -> String {
-    format!("greater-than({field},{})", date(start))
+/// `greater-than(<field>,<window start>)` (profiles, email_templates).
+pub fn greater_than(field: &str) -> String {
+    format!("greater-than({field},{WINDOW_START})")
 }
 
-/// `and(greater-or-equal(f,S),less-or-equal(f,E),<extra>...)` (campaigns, flows).
-pub fn inclusive_range(field: &str, window: Window, extra: &[String]) -> String {
+/// `and(greater-or-equal(f,<start>),less-or-equal(f,<end>),<extra>...)` (campaigns, flows);
+/// `extra` are templates too (`equals(archived,{partition.archived})`).
+pub fn within_window(field: &str, extra: &[&str]) -> String {
     let mut parts = vec![
-        format!("greater-or-equal({field},{})", date(window.start)),
-        format!("less-or-equal({field},{})", date(window.end)),
+        format!("greater-or-equal({field},{WINDOW_START})"),
+        format!("less-or-equal({field},{WINDOW_END})"),
     ];
-    parts.extend(extra.iter().cloned());
+    parts.extend(extra.iter().map(|e| e.to_string()));
     format!("and({})", parts.join(","))
-}
-
-/// `greater-or-equal(datetime,S),less-than(datetime,U)[,equals(metric_id,"X")]` (events).
-///
-/// The official connector puts `U` = the window end, which is one second before the next
-/// window starts, so events in that last second are never requested. Here `U` is the start of
-/// the next window (`end + 1 s`) for every window but the last, whose end is the sync's "now"
-/// and stays exclusive as in the official connector: the windows are contiguous.
-pub fn events(window: Window, now: DateTime<Utc>, metric_id: Option<&str>) -> String {
-    let upper = if window.end >= now {
-        window.end
-    } else {
-        window.end + Duration::seconds(1)
-    };
-    let mut out = format!(
-        "greater-or-equal(datetime,{}),less-than(datetime,{})",
-        date(window.start),
-        date(upper)
-    );
-    if let Some(id) = metric_id.filter(|id| !id.is_empty()) {
-        out.push_str(&format!(",equals(metric_id,\"{id}\")"));
-    }
-    out
 }
 
 #[cfg(test)]
@@ -57,43 +42,49 @@ mod tests {
     use super::*;
 
     fn t(s: &str) -> DateTime<Utc> {
-        DatetimeFormat::Rfc3339.parse_str(s).unwrap()
+        DatetimeFormat::Rfc3339.parse_str(s).expect("an instant")
+    }
+
+    fn render(filter: &str, partition: Value) -> String {
+        let slice = Slice {
+            partition: canonical(partition.as_object().expect("an object")),
+            window: Some(Window {
+                start: t("2024-01-01T00:00:00Z"),
+                end: t("2024-03-01T23:59:59Z"),
+            }),
+        };
+        let request = RequestTemplate::get("x")
+            .query("filter", filter)
+            .checked()
+            .and_then(|r| r.render(&slice))
+            .expect("a request");
+        request.query[0].1.clone()
+    }
+
+    #[test]
+    fn placeholders_use_the_date_format() {
+        assert_eq!(WINDOW_START, format!("{{window.start:{DATE_FORMAT}}}"));
+        assert_eq!(WINDOW_END, format!("{{window.end:{DATE_FORMAT}}}"));
     }
 
     #[test]
     fn filters_match_the_official_text() {
         assert_eq!(
-            greater_than("updated", t("2024-05-31T00:00:00Z")),
-            "greater-than(updated,2024-05-31T00:00:00+0000)"
+            render(&greater_than("updated"), json!({})),
+            "greater-than(updated,2024-01-01T00:00:00+0000)"
         );
-        let w = Window {
-            start: t("2024-01-01T00:00:00Z"),
-            end: t("2024-03-01T23:59:59Z"),
-        };
         assert_eq!(
-            inclusive_range("updated", w, &["equals(archived,true)".into()]),
-            "and(greater-or-equal(updated,2024-01-01T00:00:00+0000),less-or-equal(updated,2024-03-01T23:59:59+0000),equals(archived,true))"
-        );
-    }
-
-    #[test]
-    fn event_windows_are_contiguous_and_the_last_one_ends_at_now() {
-        let now = t("2024-01-20T12:00:00Z");
-        let w = Window {
-            start: t("2024-01-01T00:00:00Z"),
-            end: t("2024-01-07T23:59:59Z"),
-        };
-        assert_eq!(
-            events(w, now, Some("M1")),
-            "greater-or-equal(datetime,2024-01-01T00:00:00+0000),less-than(datetime,2024-01-08T00:00:00+0000),equals(metric_id,\"M1\")"
-        );
-        let last = Window {
-            start: t("2024-01-15T00:00:00Z"),
-            end: now,
-        };
-        assert_eq!(
-            events(last, now, Some("")),
-            "greater-or-equal(datetime,2024-01-15T00:00:00+0000),less-than(datetime,2024-01-20T12:00:00+0000)"
+            render(
+                &within_window(
+                    "updated_at",
+                    &[
+                        "equals(messages.channel,'{partition.campaign_type}')",
+                        "equals(archived,{partition.archived})"
+                    ]
+                ),
+                json!({"campaign_type": "email", "archived": "true"})
+            ),
+            "and(greater-or-equal(updated_at,2024-01-01T00:00:00+0000),less-or-equal(updated_at,2024-03-01T23:59:59+0000),equals(messages.channel,'email'),equals(archived,true))"
         );
     }
 }

@@ -1,25 +1,21 @@
 //! The Klaviyo source: the official connector's spec, streams and state, declared on the shared
 //! runtime.
 //!
-//! Every stream reads Klaviyo's JSON:API endpoints with the same requester (API-key header,
-//! `Revision` pin, JSON:API `links.next` paginator, the per-endpoint budget of
-//! [`budget::klaviyo_budget`]). What differs between streams is declared in [`streams`]: path,
-//! query (the filter expressions differ per endpoint, see [`filters`]), record transformations,
-//! partition router and cursor. True quirks live in their own modules: the `included` merge of
-//! `events_detailed` ([`included`]), the extra calls of `campaigns_detailed`
-//! ([`campaigns_detailed`]), skipping unchanged lists in `lists_detailed` ([`lists_detailed`]), the report endpoints ([`reports`]) and the official legacy state
-//! migrations ([`migrations`]).
+//! Where things are: [`config`] (the typed config), [`streams`] (the stream table: one entry per
+//! catalog stream), [`filters`] (Klaviyo's `filter` expressions as request templates),
+//! [`quirks`] (what some streams do beyond a JSON:API list: the `included` merge of
+//! `events_detailed`, the extra calls of `campaigns_detailed`, skipping unchanged lists, the
+//! report endpoints), [`migrations`] (the official legacy state migrations) and [`budget`] (the
+//! per-endpoint rate limits).
 
 pub mod budget;
-pub mod campaigns_detailed;
 pub mod config;
 pub mod filters;
-pub mod included;
-pub mod lists_detailed;
 pub mod migrations;
-pub mod reports;
+pub mod quirks;
 pub mod streams;
 
+use config::KlaviyoConfig;
 use connector_runtime::prelude::*;
 
 /// The environment variable that points the connector at another API origin.
@@ -31,12 +27,10 @@ pub const BASE_URL: &str = "https://a.klaviyo.com/api/";
 /// The API revision the official connector pins on every request.
 pub const REVISION: &str = "2024-10-15";
 
-const SPEC: &str = include_str!("../resources/spec.json");
-
 pub struct SourceKlaviyo;
 
 impl Source for SourceKlaviyo {
-    type Config = Value;
+    type Config = KlaviyoConfig;
 
     fn name(&self) -> &str {
         "source-klaviyo"
@@ -47,23 +41,26 @@ impl Source for SourceKlaviyo {
     }
 
     fn spec(&self) -> Result<connector_runtime::protocol::ConnectorSpecification> {
-        spec_from_json(SPEC)
+        spec_from_json(include_str!("../resources/spec.json"))
     }
 
-    fn validate(&self, config: &Value, env: &RunEnv) -> Result<()> {
-        config::KlaviyoConfig::from_json(config, env.clock.now()).map(|_| ())
+    fn validate(&self, config: &KlaviyoConfig, _env: &RunEnv) -> Result<()> {
+        config.validate()
     }
 
     fn check_stream(&self) -> &str {
         "metrics"
     }
 
-    fn streams(&self, config: &Value, ctx: &SourceContext) -> Result<Vec<Arc<DeclarativeStream>>> {
-        let cfg = config::KlaviyoConfig::from_json(config, ctx.env.clock.now())?;
-        streams::all(&cfg, &ctx.env)
+    fn streams(
+        &self,
+        config: &KlaviyoConfig,
+        ctx: &SourceContext,
+    ) -> Result<Vec<Arc<DeclarativeStream>>> {
+        streams::all(config, &ctx.env)
     }
 
-    fn workers(&self, config: &Value) -> usize {
-        config::workers(config)
+    fn workers(&self, config: &KlaviyoConfig) -> usize {
+        config.num_workers
     }
 }

@@ -1,27 +1,331 @@
-//! The stream declarations: one entry per catalog stream, in the official catalog order.
+//! The stream table: every catalog stream, in the official catalog order.
+//!
+//! A Klaviyo stream is a JSON:API resource list unless it says otherwise. [`Klaviyo::list`]
+//! sets what they all share once: the requester (API-key header, `Revision`, the official 401/403
+//! message, the budget), the `links.next` paginator, the record selector on `data`, the `id`
+//! primary key, the cursor copied up from `attributes` and top-level nulls left out. An entry
+//! then says only its request template, its cursor and its quirks, each named inline and
+//! explained in [`crate::quirks`].
 
 use connector_runtime::prelude::*;
 
-use crate::campaigns_detailed::CampaignDetails;
-use crate::config::KlaviyoConfig;
-use crate::{budget, filters, included, migrations, reports, BASE_URL, BASE_URL_VAR, REVISION};
+use crate::config::{default_start, KlaviyoConfig};
+use crate::filters::{greater_than, within_window, DATE_FORMAT};
+use crate::quirks::campaigns::{channel_from_partition, CampaignDetails};
+use crate::quirks::reports::{self, Reports};
+use crate::quirks::{events, global_exclusions, included, lists_detailed};
+use crate::{budget, migrations, BASE_URL, BASE_URL_VAR, REVISION};
 
 const INVALID_KEY: &str =
     "Please provide a valid API key and make sure it has permissions to read specified streams.";
 
-macro_rules! schema_of {
+/// How many records of a sorted window pass between two checkpoints.
+const CHECKPOINT_EVERY: usize = 1000;
+
+/// A stream's name with its schema, embedded from `resources/schemas/<name>.json`.
+#[derive(Clone, Copy)]
+pub struct Named {
+    pub name: &'static str,
+    pub schema: &'static str,
+}
+
+impl Named {
+    pub fn schema(&self) -> Value {
+        schema(self.name, self.schema)
+    }
+}
+
+/// `named!("profiles")`: the stream name, written once, finds its schema file.
+macro_rules! named {
     ($name:literal) => {
-        schema(
-            $name,
-            include_str!(concat!("../resources/schemas/", $name, ".json")),
+        Named {
+            name: $name,
+            schema: include_str!(concat!("../resources/schemas/", $name, ".json")),
+        }
+    };
+}
+
+fn get(path: &str) -> RequestTemplate {
+    RequestTemplate::get(path)
+}
+
+/// Every catalog stream, in catalog order.
+pub fn all(cfg: &KlaviyoConfig, env: &RunEnv) -> Result<Vec<Arc<DeclarativeStream>>> {
+    let k = Klaviyo::new(cfg, env)?;
+    let profile_fields = if cfg.disable_fetching_predictive_analytics {
+        "subscriptions"
+    } else {
+        "subscriptions,predictive_analytics"
+    };
+    let events_cursor = || {
+        k.sorted("datetime")
+            .per_partition(false)
+            .step(Duration::days(7), Duration::seconds(1))
+    };
+    let campaign_partitions = PartitionRouter::Cartesian(vec![
+        strings("campaign_type", &["sms", "email"]),
+        strings("archived", &["true", "false"]),
+    ]);
+    let campaigns_request = get("campaigns")
+        .query(
+            "filter",
+            &within_window(
+                "updated_at",
+                &[
+                    "equals(messages.channel,'{partition.campaign_type}')",
+                    "equals(archived,{partition.archived})",
+                ],
+            ),
+        )
+        .query_literal("sort", "updated_at");
+    let legacy_campaigns_state = || {
+        migrations::archived_to_per_partition(
+            "updated_at",
+            Some(("campaign_type", "email")),
+            cfg.start_date.text.clone(),
         )
     };
+    // `lists` is also the parent of `lists_detailed`.
+    let lists = k.list(named!("lists"), get("lists"), k.client_side("updated"))?;
+    let (list_partitions, changed_lists_only) = lists_detailed::components(
+        lists.clone().into_arc(),
+        k.format.clone(),
+        k.jsonapi(
+            get("lists/{partition.id}").query_literal("additional-fields[list]", "profile_count"),
+        )?,
+    );
+    let reports = Reports::new(
+        &k.requester,
+        k.jsonapi(get("metrics"))?,
+        cfg.metric_ids.clone(),
+        k.format.clone(),
+        k.start,
+        k.now,
+    );
+
+    Ok(vec![
+        k.list(
+            named!("profiles"),
+            get("profiles")
+                .query_literal("additional-fields[profile]", profile_fields)
+                .query("filter", &greater_than("updated"))
+                .query_literal("sort", "updated")
+                .query_literal("page[size]", "100"),
+            k.sorted("updated"),
+        )?
+        .normalize(),
+        // Every profile (no date filter), suppressed ones kept.
+        k.list(
+            named!("global_exclusions"),
+            get("profiles")
+                .query_literal("additional-fields[profile]", "subscriptions")
+                .query_literal("page[size]", "100"),
+            k.cursor("updated"),
+        )?
+        .filter(global_exclusions::suppressed)
+        .transform(global_exclusions::rename_suppression),
+        k.list(
+            named!("events"),
+            get("events")
+                .query_literal("fields[event]", "event_properties,timestamp,uuid,datetime")
+                .query_literal("fields[metric]", "name,created,updated,integration")
+                .query_literal("include", "metric,attributions")
+                .query_with("filter", events::filter(k.now))
+                .query_literal("sort", "datetime"),
+            events_cursor(),
+        )?
+        .router(events::router(&cfg.event_metric_ids)),
+        k.stream(
+            named!("events_detailed"),
+            k.jsonapi(
+                get("events")
+                    .query_literal("include", "metric,attributions")
+                    .query_literal("fields[metric]", "name")
+                    .query_with("filter", events::filter(k.now))
+                    .query_literal("sort", "datetime"),
+            )?
+            .selector(RecordSelector::Custom(Arc::new(
+                included::select_with_included,
+            ))),
+            events_cursor().lookback(Duration::days(cfg.lookback_window)),
+        )
+        .router(events::router(&cfg.event_metric_ids))
+        .migrate_state(migrations::per_event_to_single(k.format.clone())),
+        k.list(
+            named!("email_templates"),
+            get("templates")
+                .query("filter", &greater_than("updated"))
+                .query_literal("sort", "updated"),
+            k.sorted("updated"),
+        )?,
+        k.list(
+            named!("campaigns"),
+            campaigns_request.clone(),
+            k.sorted("updated_at")
+                .per_partition(false)
+                .step(Duration::days(60), Duration::seconds(1)),
+        )?
+        .router(campaign_partitions.clone())
+        .transform(channel_from_partition)
+        .migrate_state(legacy_campaigns_state()),
+        k.list(
+            named!("campaigns_detailed"),
+            campaigns_request,
+            k.sorted("updated_at").per_partition(false),
+        )?
+        .router(campaign_partitions)
+        .enrich(CampaignDetails::new(&k.requester))
+        .migrate_state(legacy_campaigns_state()),
+        k.list(
+            named!("flows"),
+            get("flows")
+                .query(
+                    "filter",
+                    &within_window("updated", &["equals(archived,{partition.archived})"]),
+                )
+                .query_literal("sort", "updated"),
+            k.sorted("updated")
+                .per_partition(false)
+                .step(Duration::days(30), Duration::seconds(1)),
+        )?
+        .router(strings("archived", &["true", "false"]))
+        .migrate_state(migrations::archived_to_per_partition(
+            "updated",
+            None,
+            cfg.start_date.text.clone(),
+        )),
+        // Every metric definition whatever `start_date` says; the state still filters.
+        k.list(
+            named!("metrics"),
+            get("metrics"),
+            Incremental {
+                start: k.start.min(default_start()),
+                ..k.client_side("updated")
+            },
+        )?,
+        lists, // declared above
+        k.stream(
+            named!("lists_detailed"),
+            changed_lists_only,
+            k.client_side("updated").per_partition(true),
+        )
+        .router(list_partitions),
+        k.list(
+            named!("segments"),
+            get("segments"),
+            k.client_side("updated"),
+        )?,
+        reports.stream(
+            named!("flow_series_reports"),
+            RequestTemplate::post_json(
+                "flow-series-reports",
+                reports::body(
+                    "flow-series-report",
+                    reports::FLOW_STATISTICS,
+                    Some("daily"),
+                ),
+            ),
+            RecordSelector::Custom(Arc::new(reports::flow_series_days)),
+            &["flow_id", "flow_message_id", "send_channel"],
+            cfg.reporting_lookback_window,
+        )?,
+        reports
+            .stream(
+                named!("campaign_values_reports"),
+                RequestTemplate::post_json(
+                    "campaign-values-reports",
+                    reports::body("campaign-values-report", reports::CAMPAIGN_STATISTICS, None),
+                ),
+                RecordSelector::path("data.attributes.results"),
+                &["campaign_id", "campaign_message_id", "send_channel"],
+                0,
+            )?
+            .transform(reports::closing_date),
+    ]
+    .into_iter()
+    .map(DeclarativeStream::into_arc)
+    .collect())
+}
+
+/// What every Klaviyo stream shares, set once.
+struct Klaviyo {
+    requester: Requester,
+    format: CursorFormat,
+    /// Where cursors start without state: `start_date`, or 2012.
+    start: DateTime<Utc>,
+    /// The end of every cursor range: the run's clock.
+    now: DateTime<Utc>,
+}
+
+impl Klaviyo {
+    fn new(cfg: &KlaviyoConfig, env: &RunEnv) -> Result<Self> {
+        Ok(Klaviyo {
+            requester: requester(cfg, env)?,
+            format: cursor_format(),
+            start: cfg.start(),
+            now: env.clock.now(),
+        })
+    }
+
+    /// The retriever of a JSON:API list: `links.next` paginator, records under `data`.
+    fn jsonapi(&self, request: RequestTemplate) -> Result<SimpleRetriever> {
+        Ok(SimpleRetriever::new(&self.requester, request.checked()?)
+            .paginator(Paginator::next_url("links.next"))
+            .records_at("data"))
+    }
+
+    /// A resource stream: `id` key, `record[cursor] = record.attributes[cursor]`, top-level
+    /// nulls left out (as the CDK writes records).
+    fn stream(
+        &self,
+        named: Named,
+        retriever: impl Retriever + 'static,
+        cursor: Incremental,
+    ) -> DeclarativeStream {
+        let field = cursor.cursor_field.clone();
+        DeclarativeStream::new(named.name, named.schema(), retriever)
+            .primary_key(&["id"])
+            .transform(move |r: &mut Value, _s: &Slice| {
+                let v = get_path(r, &["attributes", &field])
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                set_path(r, &[&field], v);
+            })
+            .drop_top_level_nulls()
+            .incremental(cursor)
+    }
+
+    /// A resource stream read with [`Klaviyo::jsonapi`].
+    fn list(
+        &self,
+        named: Named,
+        request: RequestTemplate,
+        cursor: Incremental,
+    ) -> Result<DeclarativeStream> {
+        Ok(self.stream(named, self.jsonapi(request)?, cursor))
+    }
+
+    /// A cursor the API filters on, from `start_date` to now.
+    fn cursor(&self, field: &str) -> Incremental {
+        Incremental::new(field, self.format.clone(), self.start, self.now)
+    }
+
+    /// Requested with `sort=<cursor>`, records arrive in cursor order, so long windows can be
+    /// checkpointed as they are read instead of only at their end.
+    fn sorted(&self, field: &str) -> Incremental {
+        self.cursor(field).sorted(CHECKPOINT_EVERY)
+    }
+
+    /// Endpoints without a date filter: records at or before the window start are dropped.
+    fn client_side(&self, field: &str) -> Incremental {
+        self.cursor(field).client_side(ClientFilter::GreaterThan)
+    }
 }
 
 /// Cursor values: written `2024-03-15T10:00:00+0000`; read with `+00:00`, `Z`, fractions or a
 /// space instead of `T`.
 pub fn cursor_format() -> CursorFormat {
-    CursorFormat::new(DatetimeFormat::strftime(filters::DATE_FORMAT))
+    CursorFormat::new(DatetimeFormat::strftime(DATE_FORMAT))
         .accept(DatetimeFormat::strftime("%Y-%m-%dT%H:%M:%S%.f%z"))
         .accept(DatetimeFormat::strftime("%Y-%m-%d %H:%M:%S%z"))
         .accept(DatetimeFormat::strftime("%Y-%m-%d %H:%M:%S%.f%z"))
@@ -45,466 +349,7 @@ pub fn requester(cfg: &KlaviyoConfig, env: &RunEnv) -> Result<Requester> {
         .with_budget(budget::klaviyo_budget(env)))
 }
 
-/// `record[field] = record.attributes[field]`: the cursor at the top level.
-fn copy_cursor(field: &'static str) -> impl Fn(&mut Value, &Slice) + Send + Sync {
-    move |r: &mut Value, _s: &Slice| {
-        let v = get_path(r, &["attributes", field])
-            .cloned()
-            .unwrap_or(Value::Null);
-        set_path(r, &[field], v);
-    }
-}
-
-fn drop_nulls(r: &mut Value, _s: &Slice) {
-    drop_top_level_nulls(r)
-}
-
-fn list_of_strings(key: &str, values: &[&str]) -> PartitionRouter {
+/// One partition per value, values as strings (`{"archived": "true"}`).
+fn strings(key: &str, values: &[&str]) -> PartitionRouter {
     PartitionRouter::list(key, values.iter().map(|v| Value::from(*v)))
-}
-
-/// A JSON:API list endpoint read with `links.next`.
-fn jsonapi(
-    req: &Requester,
-    build: impl Fn(&Slice) -> HttpRequest + Send + Sync + 'static,
-) -> SimpleRetriever {
-    SimpleRetriever::new(req, build)
-        .paginator(Paginator::next_url("links.next"))
-        .records_at("data")
-}
-
-/// How many records of a sorted window pass between two checkpoints.
-const CHECKPOINT_EVERY: usize = 1000;
-
-/// Every catalog stream, in catalog order.
-pub fn all(cfg: &KlaviyoConfig, env: &RunEnv) -> Result<Vec<Arc<DeclarativeStream>>> {
-    let req = requester(cfg, env)?;
-    let now = cfg.now;
-    let start = cfg.start;
-    let fmt = cursor_format();
-    let server_side = |field: &str| Incremental::new(field, fmt.clone(), start, now);
-    // Streams requested with `sort=<cursor>` arrive in cursor order, so long windows can be
-    // checkpointed as they are read instead of only at their end.
-    let sorted = |field: &str| server_side(field).sorted(CHECKPOINT_EVERY);
-    let client_side = |field: &str| {
-        Incremental::new(field, fmt.clone(), start, now).client_side(ClientFilter::GreaterThan)
-    };
-
-    // profiles: predictive analytics unless disabled; `greater-than(updated, start)`.
-    let additional = if cfg.disable_predictive_analytics {
-        "subscriptions"
-    } else {
-        "subscriptions,predictive_analytics"
-    };
-    let profiles = DeclarativeStream::new(
-        "profiles",
-        schema_of!("profiles"),
-        jsonapi(&req, move |s: &Slice| {
-            HttpRequest::get("profiles")
-                .query("additional-fields[profile]", additional)
-                .query(
-                    "filter",
-                    filters::greater_than("updated", s.start().unwrap_or(start)),
-                )
-                .query("sort", "updated")
-                .query("page[size]", "100")
-        }),
-    )
-    .primary_key(&["id"])
-    .transform(copy_cursor("updated"))
-    .transform(drop_nulls)
-    .normalize()
-    .incremental(sorted("updated"));
-
-    // global_exclusions: every profile, no date filter; suppressed ones only, key renamed.
-    let global_exclusions = DeclarativeStream::new(
-        "global_exclusions",
-        schema_of!("global_exclusions"),
-        jsonapi(&req, |_s: &Slice| {
-            HttpRequest::get("profiles")
-                .query("additional-fields[profile]", "subscriptions")
-                .query("page[size]", "100")
-        }),
-    )
-    .primary_key(&["id"])
-    .filter(|r: &Value, _s: &Slice| {
-        get_path(
-            r,
-            &[
-                "attributes",
-                "subscriptions",
-                "email",
-                "marketing",
-                "suppression",
-            ],
-        )
-        .is_some_and(truthy)
-    })
-    .transform(|r: &mut Value, _s: &Slice| {
-        let path = ["attributes", "subscriptions", "email", "marketing"];
-        if let Some(v) = remove_path(r, &[path[0], path[1], path[2], path[3], "suppression"]) {
-            set_path(r, &[path[0], path[1], path[2], path[3], "suppressions"], v);
-        }
-    })
-    .transform(copy_cursor("updated"))
-    .transform(drop_nulls)
-    .incremental(server_side("updated"));
-
-    // events / events_detailed: one partition per `event_metric_ids` value (or one for all),
-    // 7-day windows made contiguous (see `filters::events`).
-    let metric_values: Vec<Value> = if cfg.event_metric_ids.is_empty() {
-        vec![Value::from("")]
-    } else {
-        cfg.event_metric_ids
-            .iter()
-            .map(|s| Value::from(s.as_str()))
-            .collect()
-    };
-    let events_router = PartitionRouter::list("metric_id", metric_values);
-    let events_cursor = || {
-        sorted("datetime")
-            .per_partition(false)
-            .step(Duration::days(7), Duration::seconds(1))
-    };
-    let events = DeclarativeStream::new(
-        "events",
-        schema_of!("events"),
-        jsonapi(&req, move |s: &Slice| {
-            HttpRequest::get("events")
-                .query("fields[event]", "event_properties,timestamp,uuid,datetime")
-                .query("fields[metric]", "name,created,updated,integration")
-                .query("include", "metric,attributions")
-                .query("filter", events_filter(s, now))
-                .query("sort", "datetime")
-        }),
-    )
-    .primary_key(&["id"])
-    .router(events_router.clone())
-    .transform(copy_cursor("datetime"))
-    .transform(drop_nulls)
-    .incremental(events_cursor());
-
-    let events_detailed = DeclarativeStream::new(
-        "events_detailed",
-        schema_of!("events_detailed"),
-        jsonapi(&req, move |s: &Slice| {
-            HttpRequest::get("events")
-                .query("include", "metric,attributions")
-                .query("fields[metric]", "name")
-                .query("filter", events_filter(s, now))
-                .query("sort", "datetime")
-        })
-        .selector(RecordSelector::Custom(Arc::new(
-            included::select_with_included,
-        ))),
-    )
-    .primary_key(&["id"])
-    .router(events_router)
-    .transform(copy_cursor("datetime"))
-    .transform(drop_nulls)
-    .incremental(events_cursor().lookback(Duration::days(cfg.lookback_days)))
-    .migrate_state(migrations::per_event_to_single(fmt.clone()));
-
-    let email_templates = DeclarativeStream::new(
-        "email_templates",
-        schema_of!("email_templates"),
-        jsonapi(&req, move |s: &Slice| {
-            HttpRequest::get("templates")
-                .query(
-                    "filter",
-                    filters::greater_than("updated", s.start().unwrap_or(start)),
-                )
-                .query("sort", "updated")
-        }),
-    )
-    .primary_key(&["id"])
-    .transform(copy_cursor("updated"))
-    .transform(drop_nulls)
-    .incremental(sorted("updated"));
-
-    // campaigns / campaigns_detailed: channel × archived partitions, values as strings.
-    let campaigns_router = PartitionRouter::Cartesian(vec![
-        list_of_strings("campaign_type", &["sms", "email"]),
-        list_of_strings("archived", &["true", "false"]),
-    ]);
-    let campaigns_request = move |s: &Slice| {
-        let window = s.window.unwrap_or(Window { start, end: now });
-        let extra = [
-            format!(
-                "equals(messages.channel,'{}')",
-                s.get_str("campaign_type").unwrap_or_default()
-            ),
-            format!(
-                "equals(archived,{})",
-                s.get_str("archived").unwrap_or_default()
-            ),
-        ];
-        HttpRequest::get("campaigns")
-            .query(
-                "filter",
-                filters::inclusive_range("updated_at", window, &extra),
-            )
-            .query("sort", "updated_at")
-    };
-    let campaigns = DeclarativeStream::new(
-        "campaigns",
-        schema_of!("campaigns"),
-        jsonapi(&req, campaigns_request),
-    )
-    .primary_key(&["id"])
-    .router(campaigns_router.clone())
-    .transform(copy_cursor("updated_at"))
-    .transform(|r: &mut Value, s: &Slice| {
-        if let Some(channel) = s.get_str("campaign_type") {
-            set_path(r, &["attributes", "channel"], Value::from(channel));
-        }
-    })
-    .transform(drop_nulls)
-    .incremental(
-        sorted("updated_at")
-            .per_partition(false)
-            .step(Duration::days(60), Duration::seconds(1)),
-    )
-    .migrate_state(migrations::archived_to_per_partition(
-        "updated_at",
-        Some(("campaign_type", "email")),
-        cfg.start_text.clone(),
-    ));
-
-    let campaigns_detailed = DeclarativeStream::new(
-        "campaigns_detailed",
-        schema_of!("campaigns_detailed"),
-        jsonapi(&req, campaigns_request),
-    )
-    .primary_key(&["id"])
-    .router(campaigns_router)
-    .transform(copy_cursor("updated_at"))
-    .transform(drop_nulls)
-    .enrich(CampaignDetails::new(&req))
-    .incremental(sorted("updated_at").per_partition(false))
-    .migrate_state(migrations::archived_to_per_partition(
-        "updated_at",
-        Some(("campaign_type", "email")),
-        cfg.start_text.clone(),
-    ));
-
-    let flows = DeclarativeStream::new(
-        "flows",
-        schema_of!("flows"),
-        jsonapi(&req, move |s: &Slice| {
-            let window = s.window.unwrap_or(Window { start, end: now });
-            let extra = [format!(
-                "equals(archived,{})",
-                s.get_str("archived").unwrap_or_default()
-            )];
-            HttpRequest::get("flows")
-                .query(
-                    "filter",
-                    filters::inclusive_range("updated", window, &extra),
-                )
-                .query("sort", "updated")
-        }),
-    )
-    .primary_key(&["id"])
-    .router(list_of_strings("archived", &["true", "false"]))
-    .transform(copy_cursor("updated"))
-    .transform(drop_nulls)
-    .incremental(
-        sorted("updated")
-            .per_partition(false)
-            .step(Duration::days(30), Duration::seconds(1)),
-    )
-    .migrate_state(migrations::archived_to_per_partition(
-        "updated",
-        None,
-        cfg.start_text.clone(),
-    ));
-
-    // metrics: every metric definition regardless of start_date; the state still filters.
-    let metric_floor = DatetimeFormat::Rfc3339
-        .parse_str(crate::config::DEFAULT_START)
-        .unwrap_or(start)
-        .min(start);
-    let metrics = DeclarativeStream::new(
-        "metrics",
-        schema_of!("metrics"),
-        jsonapi(&req, |_s: &Slice| HttpRequest::get("metrics")),
-    )
-    .primary_key(&["id"])
-    .transform(copy_cursor("updated"))
-    .transform(drop_nulls)
-    .incremental(
-        Incremental::new("updated", fmt.clone(), metric_floor, now)
-            .client_side(ClientFilter::GreaterThan),
-    );
-
-    let lists = DeclarativeStream::new(
-        "lists",
-        schema_of!("lists"),
-        jsonapi(&req, |_s: &Slice| HttpRequest::get("lists")),
-    )
-    .primary_key(&["id"])
-    .transform(copy_cursor("updated"))
-    .transform(drop_nulls)
-    .incremental(client_side("updated"))
-    .into_arc();
-
-    let (lists_router, changed_lists) = crate::lists_detailed::components(
-        lists.clone(),
-        fmt.clone(),
-        jsonapi(&req, |s: &Slice| {
-            HttpRequest::get(format!("lists/{}", s.get_str("id").unwrap_or_default()))
-                .query("additional-fields[list]", "profile_count")
-        }),
-    );
-    let lists_detailed = DeclarativeStream::new(
-        "lists_detailed",
-        schema_of!("lists_detailed"),
-        changed_lists,
-    )
-    .primary_key(&["id"])
-    .router(lists_router)
-    .transform(copy_cursor("updated"))
-    .transform(drop_nulls)
-    .incremental(client_side("updated").per_partition(true));
-
-    let segments = DeclarativeStream::new(
-        "segments",
-        schema_of!("segments"),
-        jsonapi(&req, |_s: &Slice| HttpRequest::get("segments")),
-    )
-    .primary_key(&["id"])
-    .transform(copy_cursor("updated"))
-    .transform(drop_nulls)
-    .incremental(client_side("updated"));
-
-    // Report streams: one partition per conversion metric (internal parent stream).
-    let wanted = cfg.report_metric_ids.clone();
-    let metrics_for_reporting = DeclarativeStream::new(
-        "metrics_for_reporting",
-        schema_of!("metrics"),
-        jsonapi(&req, |_s: &Slice| HttpRequest::get("metrics")),
-    )
-    .primary_key(&["id"])
-    .filter(move |r: &Value, _s: &Slice| {
-        wanted.is_empty()
-            || r.get("id")
-                .and_then(Value::as_str)
-                .is_some_and(|id| wanted.iter().any(|w| w == id))
-    })
-    .into_arc();
-    let report_router = PartitionRouter::substream(metrics_for_reporting, "id", "metric_id");
-    let report_req = reports::report_requester(&req);
-    let report_start = start_of_day(start);
-    let report_cursor = |lookback_days: i64| {
-        Incremental::new("date", fmt.clone(), report_start, reports::range_end(now))
-            .per_partition(true)
-            .step(Duration::days(30), Duration::seconds(1))
-            .lookback(Duration::days(lookback_days))
-    };
-
-    let flow_series_reports = DeclarativeStream::new(
-        "flow_series_reports",
-        schema_of!("flow_series_reports"),
-        SimpleRetriever::new(&report_req, |s: &Slice| {
-            HttpRequest::post_json(
-                "flow-series-reports",
-                reports::body("flow-series-report", reports::FLOW_STATISTICS, s, true),
-            )
-            .header("Content-Type", "application/json")
-        })
-        .paginator(Paginator::next_url("links.next"))
-        .selector(RecordSelector::Custom(Arc::new(reports::flow_series_days)))
-        .handlers(reports::report_handlers()),
-    )
-    .primary_key(&[
-        "date",
-        "flow_id",
-        "flow_message_id",
-        "send_channel",
-        "conversion_metric_id",
-    ])
-    .router(report_router.clone())
-    .transform(|r: &mut Value, s: &Slice| {
-        reports::copy_groupings(r, s, &["flow_id", "flow_message_id", "send_channel"])
-    })
-    .normalize()
-    .incremental(report_cursor(cfg.reporting_lookback_days))
-    .migrate_state(migrations::report_state);
-
-    let campaign_values_reports = DeclarativeStream::new(
-        "campaign_values_reports",
-        schema_of!("campaign_values_reports"),
-        SimpleRetriever::new(&report_req, |s: &Slice| {
-            HttpRequest::post_json(
-                "campaign-values-reports",
-                reports::body(
-                    "campaign-values-report",
-                    reports::CAMPAIGN_STATISTICS,
-                    s,
-                    false,
-                ),
-            )
-            .header("Content-Type", "application/json")
-        })
-        .paginator(Paginator::next_url("links.next"))
-        .records_at("data.attributes.results")
-        .handlers(reports::report_handlers()),
-    )
-    .primary_key(&[
-        "date",
-        "campaign_id",
-        "campaign_message_id",
-        "send_channel",
-        "conversion_metric_id",
-    ])
-    .router(report_router)
-    .transform(|r: &mut Value, s: &Slice| {
-        set_path(r, &["date"], reports::closing_midnight(s));
-        reports::copy_groupings(
-            r,
-            s,
-            &["campaign_id", "campaign_message_id", "send_channel"],
-        )
-    })
-    .normalize()
-    .incremental(report_cursor(0))
-    .migrate_state(migrations::report_state);
-
-    Ok(vec![
-        profiles.into_arc(),
-        global_exclusions.into_arc(),
-        events.into_arc(),
-        events_detailed.into_arc(),
-        email_templates.into_arc(),
-        campaigns.into_arc(),
-        campaigns_detailed.into_arc(),
-        flows.into_arc(),
-        metrics.into_arc(),
-        lists,
-        lists_detailed.into_arc(),
-        segments.into_arc(),
-        flow_series_reports.into_arc(),
-        campaign_values_reports.into_arc(),
-    ])
-}
-
-fn events_filter(s: &Slice, now: DateTime<Utc>) -> String {
-    let window = s.window.unwrap_or(Window {
-        start: now,
-        end: now,
-    });
-    filters::events(window, now, s.get_str("metric_id").as_deref())
-}
-
-/// Python truthiness of a JSON value (the official filter tests the value as a condition).
-fn truthy(v: &Value) -> bool {
-    match v {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(o) => !o.is_empty(),
-    }
 }

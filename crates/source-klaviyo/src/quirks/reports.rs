@@ -11,12 +11,21 @@
 //!   there and a second sync on the same day requests nothing.
 //! - A 400 "does not support querying for values data" skips that metric; a 429 whose
 //!   `Retry-After` exceeds [`MAX_WAIT`] (the daily quota) fails fast instead of sleeping.
+//! - Both read one partition per conversion metric: `metric_ids`, or every metric.
+//!
+//! [`Reports`] holds what the two streams share; the stream table declares each with
+//! [`Reports::stream`].
 
 use std::time::Duration as StdDuration;
 
 use connector_runtime::prelude::*;
 
-use crate::filters::date;
+use crate::filters::{WINDOW_END, WINDOW_START};
+use crate::migrations;
+use crate::streams::Named;
+
+/// The report streams' parent reads metric definitions: the `metrics` stream's schema.
+const METRICS_SCHEMA: &str = include_str!("../../resources/schemas/metrics.json");
 
 /// The longest `Retry-After` a report request waits for.
 pub const MAX_WAIT: StdDuration = StdDuration::from_secs(600);
@@ -101,18 +110,91 @@ pub fn report_handlers() -> HandlerChain {
     })
 }
 
-/// The POST body of one report window.
-pub fn body(kind: &str, statistics: &[&str], slice: &Slice, daily: bool) -> Value {
+/// What the report streams share: the requester that fails fast on quota waits, the partition
+/// router over the conversion metrics and the day-aligned cursor.
+pub struct Reports {
+    requester: Requester,
+    metrics: PartitionRouter,
+    cursor: Incremental,
+}
+
+impl Reports {
+    /// `metrics` reads `GET metrics` (the stream table's JSON:API retriever); `wanted` is the
+    /// configured `metric_ids` (empty = every metric).
+    pub fn new(
+        base: &Requester,
+        metrics: SimpleRetriever,
+        wanted: Vec<String>,
+        format: CursorFormat,
+        start: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let parent = DeclarativeStream::new(
+            "metrics_for_reporting",
+            schema("metrics", METRICS_SCHEMA),
+            metrics,
+        )
+        .primary_key(&["id"])
+        .filter(move |r: &Value, _s: &Slice| {
+            wanted.is_empty()
+                || r.get("id")
+                    .and_then(Value::as_str)
+                    .is_some_and(|id| wanted.iter().any(|w| w == id))
+        })
+        .into_arc();
+        Reports {
+            requester: report_requester(base),
+            metrics: PartitionRouter::substream(parent, "id", "metric_id"),
+            cursor: Incremental::new("date", format, start_of_day(start), range_end(now))
+                .per_partition(true)
+                .step(Duration::days(30), Duration::seconds(1)),
+        }
+    }
+
+    /// A report stream: `request` (a JSON POST, see [`body`]) per metric and window, the
+    /// records chosen by `selector`, keyed by `date`, the `groupings` copied to the top level
+    /// and the conversion metric; incremental syncs re-read `lookback_days`.
+    pub fn stream(
+        &self,
+        named: Named,
+        request: RequestTemplate,
+        selector: RecordSelector,
+        groupings: &'static [&'static str],
+        lookback_days: i64,
+    ) -> Result<DeclarativeStream> {
+        let request = request
+            .header("Content-Type", "application/json")
+            .checked()?;
+        let retriever = SimpleRetriever::new(&self.requester, request)
+            .paginator(Paginator::next_url("links.next"))
+            .selector(selector)
+            .handlers(report_handlers());
+        let key: Vec<&str> = std::iter::once("date")
+            .chain(groupings.iter().copied())
+            .chain(std::iter::once("conversion_metric_id"))
+            .collect();
+        Ok(
+            DeclarativeStream::new(named.name, named.schema(), retriever)
+                .primary_key(&key)
+                .router(self.metrics.clone())
+                .transform(move |r: &mut Value, s: &Slice| copy_groupings(r, s, groupings))
+                .normalize()
+                .incremental(self.cursor.clone().lookback(Duration::days(lookback_days)))
+                .migrate_state(migrations::report_state),
+        )
+    }
+}
+
+/// The POST body of one report window: `kind` with `statistics` over the window, for the
+/// partition's metric, per `interval` when given.
+pub fn body(kind: &str, statistics: &[&str], interval: Option<&str>) -> Value {
     let mut attributes = json!({
         "statistics": statistics,
-        "timeframe": {
-            "start": slice.start().map(date).unwrap_or_default(),
-            "end": slice.end().map(date).unwrap_or_default(),
-        },
-        "conversion_metric_id": slice.get_str("metric_id").unwrap_or_default(),
+        "timeframe": {"start": WINDOW_START, "end": WINDOW_END},
+        "conversion_metric_id": "{partition.metric_id}",
     });
-    if daily {
-        attributes["interval"] = json!("daily");
+    if let Some(interval) = interval {
+        attributes["interval"] = json!(interval);
     }
     json!({"data": {"type": kind, "attributes": attributes}})
 }
@@ -174,8 +256,12 @@ pub fn copy_groupings(record: &mut Value, slice: &Slice, keys: &[&str]) {
     set_path(record, &["conversion_metric_id"], metric);
 }
 
-/// The midnight closing a campaign-values window, written as the API writes dates.
-pub fn closing_midnight(slice: &Slice) -> Value {
+/// `date` = the midnight closing a campaign-values window, written as the API writes dates.
+pub fn closing_date(record: &mut Value, slice: &Slice) {
+    set_path(record, &["date"], closing_midnight(slice));
+}
+
+fn closing_midnight(slice: &Slice) -> Value {
     slice
         .end()
         .map(|e| {

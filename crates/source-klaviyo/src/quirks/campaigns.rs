@@ -1,5 +1,13 @@
-//! `campaigns_detailed`: two extra requests per campaign (the official
-//! `CampaignsDetailedTransformation`), as an [`Enricher`].
+//! `campaigns` and `campaigns_detailed`: what the partitions and the extra calls add.
+//!
+//! Both streams read one partition per channel (`sms`, `email`) and archived flag: the
+//! campaigns endpoint wants a channel in its filter and returns archived campaigns only when
+//! the filter asks for them.
+//! `campaigns` records say their channel in `attributes.channel`, taken from the partition
+//! ([`channel_from_partition`]).
+//!
+//! `campaigns_detailed` makes two extra requests per campaign (the official
+//! `CampaignsDetailedTransformation`), as an [`Enricher`] ([`CampaignDetails`]):
 //!
 //! 1. `GET campaign-recipient-estimations/{id}` → `estimated_recipient_count` (0 when absent);
 //! 2. `GET relationships.campaign-messages.links.related` → `campaign_messages` (the response's
@@ -15,6 +23,14 @@ use std::time::Duration as StdDuration;
 use async_trait::async_trait;
 use connector_runtime::prelude::*;
 
+/// `attributes.channel` = the partition's `campaign_type`.
+pub fn channel_from_partition(r: &mut Value, s: &Slice) {
+    if let Some(channel) = s.get_str("campaign_type") {
+        set_path(r, &["attributes", "channel"], Value::from(channel));
+    }
+}
+
+/// The `campaigns_detailed` enricher.
 pub struct CampaignDetails {
     requester: Requester,
 }
