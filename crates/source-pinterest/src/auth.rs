@@ -6,31 +6,26 @@
 //! `refresh_token`. A still-valid `credentials.access_token` with its `token_expiry_date` is
 //! reused; rotated tokens are written back under `credentials` through a CONTROL message.
 //! Legacy flat configs keep `client_id`/`client_secret` at the top level, which are read as a
-//! fallback; the refresh token is only ever read from `credentials.refresh_token`, as the
-//! official connector does.
+//! fallback ([`crate::config::Settings::oauth_client`]); the refresh token is only ever read
+//! from `credentials.refresh_token`, as the official connector does.
 
 use connector_runtime::prelude::*;
 
+use crate::config::PinterestConfig;
+
 const TOKEN_URL: &str = "https://api.pinterest.com/v5/oauth/token";
 
-fn text(config: &Value, path: &[&str]) -> Option<String> {
-    get_path(config, path)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-}
-
 /// The authenticator of one run.
-pub fn oauth(config: &Value, api: &Requester, ctx: &SourceContext) -> Result<OAuth2Refresh> {
-    let client = |key: &str| {
-        text(config, &["credentials", key])
-            .or_else(|| text(config, &[key]))
-            .unwrap_or_default()
-    };
+pub fn oauth(
+    config: &PinterestConfig,
+    api: &Requester,
+    ctx: &SourceContext,
+) -> Result<OAuth2Refresh> {
+    let (client_id, client_secret) = config.settings.oauth_client();
     let settings = OAuthSettings {
         token_url: api.official_url(TOKEN_URL)?,
-        client_id: client("client_id"),
-        client_secret: client("client_secret"),
+        client_id,
+        client_secret,
         basic_auth: true,
         single_use_refresh_token: true,
         paths: OAuthPaths::under("credentials"),
@@ -38,7 +33,7 @@ pub fn oauth(config: &Value, api: &Requester, ctx: &SourceContext) -> Result<OAu
     let clock = ctx.env.clock;
     Ok(OAuth2Refresh::new(
         settings,
-        config,
+        &config.json,
         ctx.output.clone(),
         Arc::new(move || clock.now()),
     )

@@ -15,10 +15,10 @@ use connector_runtime::prelude::*;
 pub const REAUTHENTICATE: &str =
     "Try to re-authenticate because current refresh token is not valid.";
 
-/// Seconds in `X-RateLimit-Reset`, plus the official one-second padding.
-fn rate_limit_reset(r: &ResponseView<'_>) -> Option<Duration> {
-    let secs: f64 = r.header("X-RateLimit-Reset")?.trim().parse().ok()?;
-    (secs > 0.0).then(|| Duration::from_secs_f64(secs) + Duration::from_secs(1))
+/// `X-RateLimit-Reset` seconds plus the official one-second padding: the wait of the general
+/// backoff, and of code-8 answers on every endpoint (the analytics backoff reads no header).
+fn rate_limit_reset() -> RetryHeader {
+    RetryHeader::seconds_plus("X-RateLimit-Reset", Duration::from_secs(1))
 }
 
 /// Rate limit answers (`code == 8`, any status): back off and retry, never skip.
@@ -30,7 +30,7 @@ fn code_8(r: &ResponseView<'_>) -> Option<ResponseAction> {
             r.url,
             r.body_str("message").unwrap_or("")
         ),
-        after: rate_limit_reset(r),
+        after: rate_limit_reset().delay(r.headers),
         rate_limited: true,
     })
 }
@@ -118,10 +118,7 @@ pub fn general_retry() -> RetryPolicy {
             factor: 2.0,
             max: Duration::from_secs(600),
         },
-        headers: vec![RetryHeader::seconds_plus(
-            "X-RateLimit-Reset",
-            Duration::from_secs(1),
-        )],
+        headers: vec![rate_limit_reset()],
         max_wait: Some(Duration::from_secs(600)),
     }
 }

@@ -136,7 +136,9 @@ impl RetryHeader {
         }
     }
 
-    fn delay(&self, headers: &HeaderMap) -> Option<Duration> {
+    /// The wait this header asks for in `headers`, if it is there and positive: also for
+    /// response rules that pass an explicit wait (`ResponseAction::Retry { after, .. }`).
+    pub fn delay(&self, headers: &HeaderMap) -> Option<Duration> {
         match self {
             RetryHeader::Seconds { name, pad } => {
                 let v = headers.get(name.as_str())?.to_str().ok()?.trim();
