@@ -301,9 +301,12 @@ fn today() -> NaiveDate {
     now().date_naive()
 }
 
+/// `(quota name, path prefix, (limit, window seconds) pairs)`.
+type Tier = (&'static str, &'static str, &'static [(u32, u64)]);
+
 /// Klaviyo's tiers: `(quota name, path prefix, rates)`, as published (and as the connector's
 /// budget declares them).
-const KLAVIYO_TIERS: &[(&str, &str, &[(u32, u64)])] = &[
+const KLAVIYO_TIERS: &[Tier] = &[
     ("campaigns", "/api/campaigns", &[(10, 1), (150, 60)]),
     ("flows", "/api/flows", &[(3, 1), (60, 60)]),
     ("profiles", "/api/profiles", &[(10, 1), (150, 60)]),
