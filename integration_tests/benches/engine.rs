@@ -1,14 +1,28 @@
-//! Throughput and peak memory of a full `read` through the engine.
+//! Full reads through the engine and through the real connectors against APIs that enforce
+//! their quotas.
 //!
-//! A local wiremock server serves a paginated stream over many partitions (list partition
-//! router, page-number paginator, per-partition datetime cursor); the connector runs
-//! in-process exactly as the binaries do and writes its protocol output to a counting sink.
-//! Reports records per second and the process's peak resident memory (`VmHWM`, which
-//! includes the mock server's own share).
+//! 1. *Engine read*: a local wiremock server serves a paginated stream over many partitions
+//!    (list partition router, page-number paginator, per-partition datetime cursor); reports
+//!    records per second and peak memory. Sizes via `BENCH_PARTITIONS` (default 200),
+//!    `BENCH_PAGES` (pages per partition, default 25), `BENCH_PAGE_SIZE` (default 100) and
+//!    `BENCH_WORKERS` (default 8).
+//! 2. *Quota workloads*: Pinterest `ads` and `ad_analytics`, Klaviyo `events` and TikTok `ads`,
+//!    each read by its connector (in-process, exactly as the binary runs, real time, pinned
+//!    `AIRBYTE_TEST_NOW`) from [`integration_tests::quota_api`], a local API that enforces the
+//!    API's published quotas with sliding windows counted at arrival and answers over-quota
+//!    requests the way the API does. For each: records, requests, throttled answers, wall
+//!    time, the quota-bound minimum wall time (the least time any client needs for that many
+//!    requests without a throttled answer) and wall/minimum, and peak memory. Sizes via
+//!    `BENCH_PINTEREST_ACCOUNTS` (5) x `BENCH_PINTEREST_ADS` (20,000),
+//!    `BENCH_ANALYTICS_ADS` (300; x 90 days, the connector's analytics range),
+//!    `BENCH_KLAVIYO_EVENTS` (50,000), `BENCH_TIKTOK_ADVERTISERS` (20) x `BENCH_TIKTOK_ADS`
+//!    (5,000). `BENCH_ONLY=engine,pinterest_ads,...` runs a subset.
 //!
-//! Run: `cargo bench -p integration_tests --bench engine`. Sizes via `BENCH_PARTITIONS`
-//! (default 200), `BENCH_PAGES` (pages per partition, default 25), `BENCH_PAGE_SIZE`
-//! (default 100) and `BENCH_WORKERS` (default 8).
+//! `cargo bench -p integration_tests --bench engine` runs the sizes above. `cargo test` runs
+//! this same binary unoptimised (without `--bench`) with tiny defaults, as a smoke check.
+//!
+//! Exits non-zero if any read fails, loses, duplicates or invents a record, or if any API
+//! served a throttled answer. Wall times are printed, never asserted.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,17 +32,44 @@ use std::time::Instant;
 use connector_runtime::output::Output;
 use connector_runtime::prelude::*;
 use connector_runtime::secrets::Secrets;
+use integration_tests::quota_api::{peak_rss_kib, QuotaApi, RecordCheck, Workload, NOW};
 use integration_tests::{catalog, env, DeclaredSource, Files};
 use wiremock::matchers::path;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 const VAR: &str = "BENCH_BASE_URL";
 
-fn setting(name: &str, default: usize) -> usize {
+/// `name` from the environment, else the full size under `cargo bench`, the smoke size under
+/// `cargo test`.
+fn setting(name: &str, full: usize, smoke: usize) -> usize {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+        .unwrap_or(if full_run() { full } else { smoke })
+}
+
+/// `cargo bench` passes `--bench`; `cargo test` does not.
+fn full_run() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}
+
+fn selected(name: &str) -> bool {
+    std::env::var("BENCH_ONLY")
+        .map(|only| only.split(',').any(|n| n.trim() == name))
+        .unwrap_or(true)
+}
+
+/// Resets the process's peak resident memory (`VmHWM`) so that the next read's peak is its
+/// own. Linux only; elsewhere peaks accumulate over the run.
+fn reset_peak_memory() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn peak_memory() -> String {
+    match peak_rss_kib() {
+        Some(kib) => format!("{:.1} MiB", kib as f64 / 1024.0),
+        None => "n/a".into(),
+    }
 }
 
 /// Serves `pages` pages per partition: full pages, then a short last page that ends
@@ -94,91 +135,290 @@ impl Write for Counter {
     }
 }
 
-fn peak_rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-}
-
 fn main() {
-    let partitions = setting("BENCH_PARTITIONS", 200);
-    let pages = setting("BENCH_PAGES", 25).max(1);
-    let page_size = setting("BENCH_PAGE_SIZE", 100).max(2);
-    let workers = setting("BENCH_WORKERS", 8).max(1);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    runtime.block_on(async move {
-        let server = MockServer::start().await;
-        Mock::given(path("/v1/rows"))
-            .respond_with(Pages {
-                full: page_body(page_size),
-                last: page_body(page_size / 2),
-                pages,
-            })
-            .mount(&server)
-            .await;
-        let source = DeclaredSource::new(move |_c, ctx| {
-            let r = Requester::new("https://api.example.invalid/v1/", VAR, &ctx.env)?;
-            let day = CursorFormat::new(DatetimeFormat::strftime("%Y-%m-%d"));
-            let start = parse_date("2024-01-01").unwrap_or_else(|| ctx.env.clock.now());
-            Ok(vec![DeclarativeStream::new(
-                "rows",
-                json!({"type": "object", "properties": {
-                    "id": {"type": "integer"}, "spend": {"type": "number"},
-                    "impressions": {"type": "integer"}, "name": {"type": "string"}}}),
-                SimpleRetriever::new(&r, |s: &Slice| {
-                    HttpRequest::get("rows").query("p", s.get_str("p").unwrap_or_default())
-                })
-                .paginator(Paginator::page_number(page_size))
-                .records_at("data"),
-            )
-            .router(PartitionRouter::list("p", (0..partitions).map(|i| json!(i))))
-            .incremental(
-                Incremental::new("updated", day, start, start + Duration::days(9)).per_partition(false),
-            )
-            .normalize()
-            .into_arc()])
+    let mut ok = true;
+    if selected("engine") {
+        ok &= runtime.block_on(engine_read());
+    }
+    ok &= runtime.block_on(quota_workloads());
+    if !ok {
+        eprintln!("the benchmark found a failed, incomplete or throttled read (see above)");
+        std::process::exit(1);
+    }
+}
+
+/// The generic engine read: throughput of the engine alone.
+async fn engine_read() -> bool {
+    let partitions = setting("BENCH_PARTITIONS", 200, 10);
+    let pages = setting("BENCH_PAGES", 25, 3).max(1);
+    let page_size = setting("BENCH_PAGE_SIZE", 100, 50).max(2);
+    let workers = setting("BENCH_WORKERS", 8, 4).max(1);
+    reset_peak_memory();
+    let server = MockServer::builder()
+        .disable_request_recording()
+        .start()
+        .await;
+    Mock::given(path("/v1/rows"))
+        .respond_with(Pages {
+            full: page_body(page_size),
+            last: page_body(page_size / 2),
+            pages,
         })
-        .workers(workers);
-        let files = Files::new();
-        let config = files.json("config.json", &json!({"api_key": "bench-key-0123"}));
-        let cat = files.json("catalog.json", &catalog(&[("rows", "incremental")]));
-        let counter = Counter::default();
-        let output = Output::new(Box::new(counter.clone()), Secrets::new());
-        let args: Vec<String> = ["source-declared", "read", "--config", &config, "--catalog", &cat]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        let run_env = env(VAR, &server.uri(), "2024-01-10T00:00:00Z");
-        let started = Instant::now();
-        let code = connector_runtime::cli::run(&source, &args, run_env, output).await;
-        let elapsed = started.elapsed().as_secs_f64();
-        let records = counter.records.load(Ordering::Relaxed);
-        let expected = (partitions * ((pages - 1) * page_size + page_size / 2)) as u64;
-        println!("engine read: exit code {code}");
-        println!(
-            "  partitions {partitions}, pages/partition {pages}, page size {page_size}, workers {workers}"
-        );
-        println!("  records      {records} (expected {expected})");
-        println!("  states       {}", counter.states.load(Ordering::Relaxed));
-        println!(
-            "  output       {:.1} MiB",
-            counter.bytes.load(Ordering::Relaxed) as f64 / 1048576.0
-        );
-        println!("  elapsed      {elapsed:.2} s");
-        println!("  throughput   {:.0} records/s", records as f64 / elapsed.max(1e-9));
-        match peak_rss_kib() {
-            Some(kib) => println!("  peak memory  {:.1} MiB (VmHWM, whole process)", kib as f64 / 1024.0),
-            None => println!("  peak memory  unavailable (no /proc/self/status)"),
+        .mount(&server)
+        .await;
+    let source = DeclaredSource::new(move |_c, ctx| {
+        let r = Requester::new("https://api.example.invalid/v1/", VAR, &ctx.env)?;
+        let day = CursorFormat::new(DatetimeFormat::strftime("%Y-%m-%d"));
+        let start = parse_date("2024-01-01").unwrap_or_else(|| ctx.env.clock.now());
+        Ok(vec![DeclarativeStream::new(
+            "rows",
+            json!({"type": "object", "properties": {
+                "id": {"type": "integer"}, "spend": {"type": "number"},
+                "impressions": {"type": "integer"}, "name": {"type": "string"}}}),
+            SimpleRetriever::new(&r, |s: &Slice| {
+                HttpRequest::get("rows").query("p", s.get_str("p").unwrap_or_default())
+            })
+            .paginator(Paginator::page_number(page_size))
+            .records_at("data"),
+        )
+        .router(PartitionRouter::list(
+            "p",
+            (0..partitions).map(|i| json!(i)),
+        ))
+        .incremental(
+            Incremental::new("updated", day, start, start + Duration::days(9)).per_partition(false),
+        )
+        .normalize()
+        .into_arc()])
+    })
+    .workers(workers);
+    let files = Files::new();
+    let config = files.json("config.json", &json!({"api_key": "bench-key-0123"}));
+    let cat = files.json("catalog.json", &catalog(&[("rows", "incremental")]));
+    let counter = Counter::default();
+    let output = Output::new(Box::new(counter.clone()), Secrets::new());
+    let args: Vec<String> = [
+        "source-declared",
+        "read",
+        "--config",
+        &config,
+        "--catalog",
+        &cat,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let run_env = env(VAR, &server.uri(), "2024-01-10T00:00:00Z");
+    let started = Instant::now();
+    let code = connector_runtime::cli::run(&source, &args, run_env, output).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let records = counter.records.load(Ordering::Relaxed);
+    let expected = (partitions * ((pages - 1) * page_size + page_size / 2)) as u64;
+    println!("engine read: exit code {code}");
+    println!(
+        "  partitions {partitions}, pages/partition {pages}, page size {page_size}, workers {workers}"
+    );
+    println!("  records      {records} (expected {expected})");
+    println!("  states       {}", counter.states.load(Ordering::Relaxed));
+    println!(
+        "  output       {:.1} MiB",
+        counter.bytes.load(Ordering::Relaxed) as f64 / 1048576.0
+    );
+    println!("  elapsed      {elapsed:.2} s");
+    println!(
+        "  throughput   {:.0} records/s",
+        records as f64 / elapsed.max(1e-9)
+    );
+    println!("  peak memory  {} (VmHWM, whole process)", peak_memory());
+    let ok = code == 0 && records == expected;
+    if !ok {
+        eprintln!("engine read: the read did not complete as expected");
+    }
+    ok
+}
+
+/// One connector read against a quota-enforcing API.
+struct Case {
+    name: &'static str,
+    workload: Workload,
+    base_url_var: &'static str,
+    config: Value,
+    stream: &'static str,
+}
+
+/// What one case measured.
+struct Measured {
+    records: u64,
+    requests: u64,
+    throttled: u64,
+    wall: f64,
+    minimum: f64,
+    peak: String,
+    ok: bool,
+}
+
+async fn quota_workloads() -> bool {
+    let mut cases = Vec::new();
+    let accounts = setting("BENCH_PINTEREST_ACCOUNTS", 5, 2);
+    let ads = setting("BENCH_PINTEREST_ADS", 20_000, 300);
+    let pinterest_config = |start: Option<&str>| {
+        let mut c = json!({"credentials": {
+            "auth_method": "oauth2.0", "client_id": "bench-client", "client_secret": "bench-secret-1",
+            "refresh_token": "bench-refresh-1", "access_token": "bench-access-1",
+            "token_expiry_date": "2099-01-01T00:00:00+00:00"}});
+        if let Some(s) = start {
+            c["start_date"] = json!(s);
         }
-        if code != 0 || records != expected {
-            eprintln!("the benchmark read did not complete as expected");
-            std::process::exit(1);
-        }
+        c
+    };
+    cases.push(Case {
+        name: "pinterest_ads",
+        workload: Workload::PinterestAds { accounts, ads },
+        base_url_var: source_pinterest::BASE_URL_VAR,
+        config: pinterest_config(Some("2024-01-01")),
+        stream: "ads",
     });
+    cases.push(Case {
+        name: "pinterest_ad_analytics",
+        // Without a start date the analytics streams read the API's 90 days (today - 89
+        // days through today).
+        workload: Workload::PinterestAdAnalytics {
+            ads: setting("BENCH_ANALYTICS_ADS", 300, 3),
+            days: 90,
+        },
+        base_url_var: source_pinterest::BASE_URL_VAR,
+        config: pinterest_config(None),
+        stream: "ad_analytics",
+    });
+    cases.push(Case {
+        name: "klaviyo_events",
+        workload: Workload::KlaviyoEvents {
+            events: setting("BENCH_KLAVIYO_EVENTS", 50_000, 450),
+            days: 30,
+        },
+        base_url_var: source_klaviyo::BASE_URL_VAR,
+        config: json!({"api_key": "pk_bench_0123456789", "start_date": "2024-05-11T12:00:00Z"}),
+        stream: "events",
+    });
+    cases.push(Case {
+        name: "tiktok_ads",
+        workload: Workload::TiktokAds {
+            advertisers: setting("BENCH_TIKTOK_ADVERTISERS", 20, 2),
+            ads: setting("BENCH_TIKTOK_ADS", 5_000, 1_200),
+        },
+        base_url_var: source_tiktok_marketing::BASE_URL_VAR,
+        config: json!({"credentials": {"auth_type": "oauth2.0", "app_id": "bench-app",
+            "secret": "bench-secret-2", "access_token": "bench-token-2"}, "start_date": "2024-06-01"}),
+        stream: "ads",
+    });
+    let mut rows = Vec::new();
+    let mut ok = true;
+    for case in cases.into_iter().filter(|c| selected(c.name)) {
+        let m = match case.name {
+            n if n.starts_with("pinterest") => {
+                measure(&source_pinterest::SourcePinterest, &case).await
+            }
+            "klaviyo_events" => measure(&source_klaviyo::SourceKlaviyo, &case).await,
+            _ => measure(&source_tiktok_marketing::SourceTiktokMarketing, &case).await,
+        };
+        ok &= m.ok;
+        rows.push((case.name, m));
+    }
+    if rows.is_empty() {
+        return ok;
+    }
+    println!();
+    println!("| workload | records | requests | throttled | wall | quota-bound minimum | wall / minimum | peak memory |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    for (name, m) in &rows {
+        let ratio = if m.minimum > 0.0 {
+            format!("{:.3}", m.wall / m.minimum)
+        } else {
+            "- (quota allows one burst)".into()
+        };
+        println!(
+            "| {name} | {} | {} | {} | {:.2} s | {:.2} s | {ratio} | {} |",
+            m.records, m.requests, m.throttled, m.wall, m.minimum, m.peak
+        );
+    }
+    ok
+}
+
+async fn measure(source: &dyn connector_runtime::source::Source, case: &Case) -> Measured {
+    reset_peak_memory();
+    let api = QuotaApi::start(case.workload).await;
+    let check = RecordCheck::new(case.workload);
+    let output = Output::new(Box::new(check.clone()), Secrets::new());
+    let files = Files::new();
+    let config = files.json("config.json", &case.config);
+    let cat = files.json("catalog.json", &catalog(&[(case.stream, "incremental")]));
+    let args: Vec<String> = [
+        source.name(),
+        "read",
+        "--config",
+        &config,
+        "--catalog",
+        &cat,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    // Real time: the budget paces at the published rates, as in production.
+    let mut vars = std::collections::HashMap::new();
+    vars.insert(case.base_url_var.to_string(), api.uri());
+    vars.insert("AIRBYTE_TEST_NOW".to_string(), NOW.to_string());
+    let run_env = connector_runtime::env::RunEnv::from_vars(vars).expect("a valid run environment");
+    let started = Instant::now();
+    let code = connector_runtime::cli::run(source, &args, run_env, output).await;
+    let wall = started.elapsed().as_secs_f64();
+    let peak = peak_memory();
+    let checked = check.result();
+    let requests = api.counts.requests.load(Ordering::Relaxed);
+    let throttled = api.counts.throttled.load(Ordering::Relaxed);
+    let unknown = api.counts.unknown.load(Ordering::Relaxed);
+    let quotas = api.report();
+    let minimum = quotas
+        .iter()
+        .map(|(_, _, d)| d.as_secs_f64())
+        .fold(0.0, f64::max);
+    println!();
+    println!("{}: exit code {code}", case.name);
+    println!(
+        "  records      {} (expected {}; lost {}, duplicated {}, unexpected {})",
+        checked.records,
+        case.workload.expected(),
+        checked.lost,
+        checked.duplicates,
+        checked.foreign
+    );
+    println!("  output       {:.1} MiB", checked.bytes as f64 / 1048576.0);
+    println!("  requests     {requests} (throttled {throttled}, unrouted {unknown})");
+    for (name, count, min) in &quotas {
+        println!(
+            "    quota {name:<14} {count:>6} admitted, quota-bound minimum {:.2} s",
+            min.as_secs_f64()
+        );
+    }
+    println!("  wall         {wall:.2} s (quota-bound minimum {minimum:.2} s)");
+    println!("  peak memory  {peak} (VmHWM, whole process, local API included)");
+    let ok = code == 0 && checked.exact() && throttled == 0 && unknown == 0;
+    if !ok {
+        eprintln!(
+            "{}: the read failed, was incomplete or was throttled",
+            case.name
+        );
+    }
+    Measured {
+        records: checked.records,
+        requests,
+        throttled,
+        wall,
+        minimum,
+        peak,
+        ok,
+    }
 }

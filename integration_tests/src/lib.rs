@@ -14,6 +14,8 @@ use connector_runtime::secrets::Secrets;
 use connector_runtime::source::{DynSource, Source};
 use serde_json::{json, Value};
 
+pub mod quota_api;
+
 const PROTOCOL_YAML: &str =
     include_str!("../../crates/airbyte-protocol/schema/airbyte_protocol.yaml");
 
