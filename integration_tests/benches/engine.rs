@@ -348,7 +348,7 @@ async fn quota_workloads() -> bool {
     ok
 }
 
-async fn measure(source: &dyn connector_runtime::source::Source, case: &Case) -> Measured {
+async fn measure(source: &dyn connector_runtime::source::DynSource, case: &Case) -> Measured {
     reset_peak_memory();
     let api = QuotaApi::start(case.workload).await;
     let check = RecordCheck::new(case.workload);
