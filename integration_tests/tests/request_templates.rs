@@ -78,8 +78,9 @@ fn assert_same_requests(
 
 mod tiktok {
     use super::*;
-    use source_tiktok_marketing::tiktok::{py_json, py_list};
-    use source_tiktok_marketing::{reports, SourceTiktokMarketing};
+    use source_tiktok_marketing::quirks::{py_json, py_list};
+    use source_tiktok_marketing::reports::{ReportType, ADS};
+    use source_tiktok_marketing::SourceTiktokMarketing;
 
     fn config() -> Value {
         json!({"credentials": {"auth_type": "oauth2.0", "app_id": "app-1", "secret": "sec-1",
@@ -111,13 +112,12 @@ mod tiktok {
     /// source, added as literals); the window dates are placeholders.
     #[test]
     fn ads_reports_daily() {
-        let def = reports::find("ads_reports_daily").expect("declared");
         let template = RequestTemplate::get("report/integrated/get/")
             .query_literal("service_type", "AUCTION")
-            .query_literal("report_type", def.report_type.as_str())
-            .query_literal("data_level", def.level.data_level())
-            .query_literal("dimensions", py_list(&def.dimensions()))
-            .query_literal("metrics", py_list(&def.metrics()))
+            .query_literal("report_type", "BASIC")
+            .query_literal("data_level", "AUCTION_AD")
+            .query_literal("dimensions", py_list(&["ad_id", "stat_time_day"]))
+            .query_literal("metrics", py_list(&ADS.list(ReportType::Basic)))
             .query("start_date", "{window.start:%Y-%m-%d}")
             .query("end_date", "{window.end:%Y-%m-%d}")
             .query("advertiser_id", "{partition.advertiser_id}");

@@ -4,8 +4,9 @@
 
 use connector_runtime::prelude::*;
 
+use connector_runtime::source::DynSource;
 use integration_tests::{catalog, env, read, run, state_for, with_config};
-use source_tiktok_marketing::{reports, SourceTiktokMarketing, BASE_URL_VAR};
+use source_tiktok_marketing::{SourceTiktokMarketing, BASE_URL_VAR};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
 
@@ -307,49 +308,86 @@ async fn string_report_granularity_is_migrated_to_thirty_days_keeping_the_legacy
     assert_eq!(controls[0]["legacy_report_granularity"], json!("DAY"));
 }
 
-#[test]
-fn concurrency_level_sets_the_workers_within_the_official_bounds() {
-    let s = SourceTiktokMarketing;
-    assert_eq!(s.workers(&json!({})), 4);
-    assert_eq!(s.workers(&json!({"concurrency_level": 7})), 7);
-    assert_eq!(s.workers(&json!({"concurrency_level": 50})), 20);
+/// The streams and workers `config` declares, as the CLI prepares them.
+fn prepare(config: &Value) -> connector_runtime::source::Prepared {
+    let ctx = SourceContext {
+        env: RunEnv::default().with_var("AIRBYTE_TEST_NOW", NOW),
+        output: connector_runtime::output::Output::new(
+            Box::new(std::io::sink()),
+            connector_runtime::secrets::Secrets::new(),
+        ),
+    };
+    DynSource::prepare(&tiktok(), config, &ctx).expect("the streams of a valid config")
 }
 
 #[test]
+fn concurrency_level_sets_the_workers_within_the_official_bounds() {
+    let workers = |extra: Value| prepare(&config(Some("111"), extra)).workers;
+    assert_eq!(workers(json!({})), 4);
+    assert_eq!(workers(json!({"concurrency_level": 7})), 7);
+    assert_eq!(workers(json!({"concurrency_level": 50})), 20);
+}
+
+/// Asserted on each report stream's first request: its dimensions, metrics, report type, data
+/// level and `include_deleted` filter field are the official ones, and production-only reports
+/// are left out of a sandbox catalog.
+#[test]
 fn every_report_requests_the_official_dimensions_and_metrics() {
     let official = fixture_streams();
-    let declared: Vec<&str> = reports::REPORTS.iter().map(|r| r.name).collect();
+    let streams = prepare(&config(Some("111"), json!({"include_deleted": true}))).streams;
+    let sandbox = prepare(&json!({"credentials": {"auth_type": "sandbox_access_token",
+        "advertiser_id": "111", "access_token": "token-abcdef"}}))
+    .streams;
+    let first_request = |s: &DeclarativeStream| {
+        let slice = Slice {
+            partition: partition([("advertiser_id", json!("111")), ("parent_slice", json!({}))]),
+            window: s.incremental.as_ref().map(|_| Window {
+                start: DatetimeFormat::Rfc3339
+                    .parse_str("2024-06-01T00:00:00Z")
+                    .unwrap(),
+                end: DatetimeFormat::Rfc3339
+                    .parse_str("2024-06-01T23:59:59Z")
+                    .unwrap(),
+            }),
+        };
+        // Streams partitioned otherwise (advertiser batches, pixels) cannot render this slice.
+        let r = s.retriever.first_request(&slice)?.ok()?;
+        let query: std::collections::HashMap<String, String> = r.query.into_iter().collect();
+        Some((r.url, query))
+    };
+    let declared = streams
+        .iter()
+        .filter(|s| first_request(s).is_some_and(|(url, _)| url == "report/integrated/get/"))
+        .count();
     let official_reports: Vec<&Value> = official
         .iter()
         .filter(|s| s["http"]["report"].is_object())
         .collect();
-    assert_eq!(declared.len(), official_reports.len());
+    assert_eq!(declared, official_reports.len());
     for o in official_reports {
         let name = o["name"].as_str().unwrap();
-        let r = reports::find(name).unwrap_or_else(|| panic!("{name} not declared"));
+        let stream = streams
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("{name} not declared"));
+        let (_, query) = first_request(stream).expect("a report request");
         let rep = &o["http"]["report"];
-        assert_eq!(json!(r.metrics()), rep["metrics"], "{name} metrics");
+        let list = |key: &str| py_list(rep[key].as_array().unwrap());
+        assert_eq!(query["metrics"], list("metrics"), "{name} metrics");
+        assert_eq!(query["dimensions"], list("dimensions"), "{name} dimensions");
+        assert_eq!(query["report_type"], rep["report_type"], "{name}");
+        assert_eq!(query["data_level"], rep["data_level"], "{name}");
+        let filter_field = query.get("filtering").map(|f| {
+            let f: Value = serde_json::from_str(f).unwrap();
+            f[0]["field_name"].clone()
+        });
         assert_eq!(
-            json!(r.dimensions()),
-            rep["dimensions"],
-            "{name} dimensions"
-        );
-        assert_eq!(r.report_type.as_str(), rep["report_type"], "{name}");
-        assert_eq!(r.level.data_level(), rep["data_level"], "{name}");
-        assert_eq!(
-            json!(r.level.status_field()),
+            json!(filter_field),
             rep["include_deleted_filter_field"],
             "{name}"
         );
-        let production_only = source_tiktok_marketing::STREAMS
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, p)| *p);
-        assert_eq!(
-            production_only,
-            Some(o["production_only"] == true),
-            "{name}"
-        );
+        let production_only = !sandbox.iter().any(|s| s.name == name);
+        assert_eq!(production_only, o["production_only"] == true, "{name}");
     }
 }
 

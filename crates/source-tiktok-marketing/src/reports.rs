@@ -1,5 +1,17 @@
-//! The report streams (`report/integrated/get/`) as a table: level, report type, breakdown,
-//! granularity and metric list, composed from the official named metric blocks.
+//! The report family (`report/integrated/get/`): what a report row of the stream table
+//! ([`crate::streams::table`]) says - report type, level, breakdown, granularity, metrics
+//! composed from the official named metric blocks - and how such a row becomes a stream.
+//!
+//! Every report is read per advertiser, page by page, with its parameters as JSON text in
+//! Python's spelling ([`crate::quirks::json_params`]); daily and hourly reports are incremental
+//! on their time dimension, lifetime reports are read whole.
+
+use connector_runtime::prelude::*;
+
+use crate::quirks::report_records::report_record;
+use crate::quirks::requester::query_too_large;
+use crate::quirks::{py_json, py_list};
+use crate::streams::Defaults;
 
 /// The `report_type` parameter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,7 +80,7 @@ pub enum Granularity {
     Lifetime,
 }
 
-/// One report stream.
+/// One report stream: a row of the stream table.
 #[derive(Debug, Clone, Copy)]
 pub struct Report {
     pub name: &'static str,
@@ -77,10 +89,7 @@ pub struct Report {
     /// Breakdown dimensions after the id and time dimensions.
     pub breakdown: &'static [&'static str],
     pub granularity: Granularity,
-    /// Metric blocks requested before the base list, in order.
-    pub extras: &'static [&'static [&'static str]],
-    /// Metrics left out of the extras (the by-country ads reports).
-    pub without: &'static [&'static str],
+    pub metrics: Metrics,
 }
 
 impl Report {
@@ -100,13 +109,41 @@ impl Report {
         d
     }
 
-    /// The `metrics` parameter: extras in order, then the base list of the report type.
+    /// The `metrics` parameter.
     pub fn metrics(&self) -> Vec<&'static str> {
-        let base: &[&str] = match self.report_type {
+        self.metrics.list(self.report_type)
+    }
+}
+
+/// A report's metrics: named blocks requested before the base list of the report type.
+#[derive(Debug, Clone, Copy)]
+pub struct Metrics {
+    /// Metric blocks requested before the base list, in order.
+    pub blocks: &'static [&'static [&'static str]],
+    /// Metrics left out of the blocks (the by-country ads reports).
+    pub without: &'static [&'static str],
+}
+
+impl Metrics {
+    pub const fn of(blocks: &'static [&'static [&'static str]]) -> Self {
+        Metrics {
+            blocks,
+            without: &[],
+        }
+    }
+
+    pub const fn without(mut self, metrics: &'static [&'static str]) -> Self {
+        self.without = metrics;
+        self
+    }
+
+    /// The `metrics` parameter: the blocks in order, then the base list of `report_type`.
+    pub fn list(&self, report_type: ReportType) -> Vec<&'static str> {
+        let base: &[&str] = match report_type {
             ReportType::Basic => BASIC_BASE,
             ReportType::Audience => AUDIENCE_BASE,
         };
-        self.extras
+        self.blocks
             .iter()
             .flat_map(|b| b.iter().copied())
             .filter(|m| !self.without.contains(m))
@@ -248,92 +285,114 @@ pub const ENGAGEMENT: &[&str] = &[
 pub const CAMPAIGN_NAME: &[&str] = &["campaign_name"];
 pub const ADVERTISER_SPEND: &[&str] = &["cash_spend", "voucher_spend"];
 
-const ADS: &[&[&str]] = &[
+pub const ADS: Metrics = Metrics::of(&[
     AD_GROUP_SET,
     SECONDARY_GOAL,
     AD_TRIO,
     CONVERSION,
     ENGAGEMENT,
-];
-const ADS_BY_COUNTRY: &[&[&str]] = &[AD_GROUP_SET, SECONDARY_GOAL, AD_TRIO, CONVERSION];
-const ADS_BY_COUNTRY_WITHOUT: &[&str] = &["purchase", "purchase_rate", "cost_per_purchase"];
-const AD_GROUPS: &[&[&str]] = &[AD_GROUP_SET, SECONDARY_GOAL];
-const CAMPAIGNS: &[&[&str]] = &[CAMPAIGN_NAME];
-const ADS_AUDIENCE: &[&[&str]] = &[AD_GROUP_SET, AD_TRIO];
-const AD_GROUPS_AUDIENCE: &[&[&str]] = &[AD_GROUP_SET];
-const NONE: &[&[&str]] = &[];
+]);
+pub const ADS_BY_COUNTRY: Metrics =
+    Metrics::of(&[AD_GROUP_SET, SECONDARY_GOAL, AD_TRIO, CONVERSION]).without(&[
+        "purchase",
+        "purchase_rate",
+        "cost_per_purchase",
+    ]);
+pub const AD_GROUPS: Metrics = Metrics::of(&[AD_GROUP_SET, SECONDARY_GOAL]);
+pub const CAMPAIGNS: Metrics = Metrics::of(&[CAMPAIGN_NAME]);
+pub const ADS_AUDIENCE: Metrics = Metrics::of(&[AD_GROUP_SET, AD_TRIO]);
+pub const AD_GROUPS_AUDIENCE: Metrics = Metrics::of(&[AD_GROUP_SET]);
+pub const ADVERTISERS: Metrics = Metrics::of(&[ADVERTISER_SPEND]);
+/// The base list of the report type alone.
+pub const BASE_ONLY: Metrics = Metrics::of(&[]);
 
-const GENDER_AGE: &[&str] = &["gender", "age"];
-const COUNTRY: &[&str] = &["country_code"];
-const PLATFORM: &[&str] = &["platform"];
-const PROVINCE: &[&str] = &["province_id"];
-const NO_BREAKDOWN: &[&str] = &[];
+pub const GENDER_AGE: &[&str] = &["gender", "age"];
+pub const COUNTRY: &[&str] = &["country_code"];
+pub const PLATFORM: &[&str] = &["platform"];
+pub const PROVINCE: &[&str] = &["province_id"];
+pub const NO_BREAKDOWN: &[&str] = &[];
 
-const fn report(
-    name: &'static str,
-    report_type: ReportType,
-    level: Level,
-    breakdown: &'static [&'static str],
-    granularity: Granularity,
-    extras: &'static [&'static [&'static str]],
-) -> Report {
-    Report {
-        name,
-        report_type,
-        level,
-        breakdown,
-        granularity,
-        extras,
-        without: &[],
+/// The stream of one report row.
+pub fn declare(d: &Defaults, r: &Report) -> Result<Arc<DeclarativeStream>> {
+    let config = &d.config;
+    let dimensions = r.dimensions();
+    let mut s = d
+        .stream(r.name, "report/integrated/get/")
+        .pages(1000)
+        .key(&dimensions)
+        .query_literal("service_type", "AUCTION")
+        .query_literal("report_type", r.report_type.as_str())
+        .query_literal("data_level", r.level.data_level())
+        .query_literal("dimensions", py_list(&dimensions))
+        .query_literal("metrics", py_list(&r.metrics()));
+    if let (true, Some(field)) = (config.include_deleted(), r.level.status_field()) {
+        let value = json!("[\"STATUS_ALL\"]");
+        // The official manifest writes the keys in two different orders.
+        let filter = if r.report_type == ReportType::Basic && r.granularity != Granularity::Lifetime
+        {
+            json!({"field_name": field, "filter_type": "IN", "filter_value": value})
+        } else {
+            json!({"filter_value": value, "field_name": field, "filter_type": "IN"})
+        };
+        s = s.query_literal("filtering", py_json(&json!([filter])));
     }
+    let today = start_of_day(d.now);
+    let start = config.start();
+    let day = |dt: DateTime<Utc>| dt.format("%Y-%m-%d").to_string();
+    let lookback = Duration::days(config.attribution_days());
+    s = match (r.granularity, r.report_type) {
+        (Granularity::Lifetime, ReportType::Basic) => s.query_literal("query_lifetime", "true"),
+        // Audience lifetime reports still need a range, at most a year back.
+        (Granularity::Lifetime, ReportType::Audience) => s
+            .query_literal("lifetime", "true")
+            .query_literal("start_date", day(start.max(today - Duration::days(364))))
+            .query_literal(
+                "end_date",
+                day(config.end_date.unwrap_or(today + Duration::days(1))),
+            ),
+        (Granularity::Daily, _) => s
+            .query("start_date", "{window.start:%Y-%m-%d}")
+            .query("end_date", "{window.end:%Y-%m-%d}")
+            .handler(query_too_large)
+            .incremental(
+                Incremental::new(
+                    "stat_time_day",
+                    report_cursor("%Y-%m-%d", "%Y-%m-%d %H:%M:%S"),
+                    start,
+                    config.end_date.unwrap_or(today + Duration::days(1)),
+                )
+                .per_partition(false)
+                .step(Duration::days(config.step_days()), Duration::days(1))
+                .lookback(lookback)
+                // Without state the range starts at start_date itself.
+                .min_start(start),
+            ),
+        // Hourly windows are one day long but aligned to the cursor's hour; each request
+        // still asks for the whole calendar day of the window's start.
+        (Granularity::Hourly, _) => s
+            .query("start_date", "{window.start:%Y-%m-%d}")
+            .query("end_date", "{window.start:%Y-%m-%d}")
+            .incremental(
+                Incremental::new(
+                    "stat_time_hour",
+                    report_cursor("%Y-%m-%d %H:%M:%S", "%Y-%m-%d"),
+                    start,
+                    config.end_date.unwrap_or(d.now) + Duration::days(1),
+                )
+                .per_partition(false)
+                .step(Duration::days(1), Duration::hours(1))
+                .lookback(lookback)
+                .min_start(start),
+            ),
+    };
+    s.transform(move |record, _| report_record(record, &dimensions))
+        .build()
 }
 
-const fn without(mut r: Report, metrics: &'static [&'static str]) -> Report {
-    r.without = metrics;
-    r
-}
-
-use Granularity::{Daily, Hourly, Lifetime};
-use Level::{Ad, AdGroup, Advertiser, Campaign};
-use ReportType::{Audience, Basic};
-
-/// Every report stream, by name; the catalog order, and which streams only production configs
-/// get, live in `crate::STREAMS`.
-#[rustfmt::skip]
-pub const REPORTS: &[Report] = &[
-    report("ad_group_audience_reports_by_country_daily", Audience, AdGroup, COUNTRY, Daily, AD_GROUPS_AUDIENCE),
-    report("ad_group_audience_reports_by_platform_daily", Audience, AdGroup, PLATFORM, Daily, AD_GROUPS_AUDIENCE),
-    report("ad_group_audience_reports_daily", Audience, AdGroup, GENDER_AGE, Daily, AD_GROUPS_AUDIENCE),
-    report("ad_groups_reports_daily", Basic, AdGroup, NO_BREAKDOWN, Daily, AD_GROUPS),
-    report("ad_groups_reports_hourly", Basic, AdGroup, NO_BREAKDOWN, Hourly, AD_GROUPS),
-    report("ad_groups_reports_lifetime", Basic, AdGroup, NO_BREAKDOWN, Lifetime, AD_GROUPS),
-    report("ads_audience_reports_by_country_daily", Audience, Ad, COUNTRY, Daily, ADS_AUDIENCE),
-    report("ads_audience_reports_by_platform_daily", Audience, Ad, PLATFORM, Daily, ADS_AUDIENCE),
-    report("ads_audience_reports_by_province_daily", Audience, Ad, PROVINCE, Daily, ADS_AUDIENCE),
-    report("ads_audience_reports_daily", Audience, Ad, GENDER_AGE, Daily, ADS_AUDIENCE),
-    report("ads_reports_daily", Basic, Ad, NO_BREAKDOWN, Daily, ADS),
-    report("ads_reports_hourly", Basic, Ad, NO_BREAKDOWN, Hourly, ADS),
-    report("ads_reports_lifetime", Basic, Ad, NO_BREAKDOWN, Lifetime, ADS),
-    report("campaigns_audience_reports_by_country_daily", Audience, Campaign, COUNTRY, Daily, CAMPAIGNS),
-    report("campaigns_audience_reports_by_platform_daily", Audience, Campaign, PLATFORM, Daily, CAMPAIGNS),
-    report("campaigns_audience_reports_daily", Audience, Campaign, GENDER_AGE, Daily, CAMPAIGNS),
-    report("campaigns_reports_daily", Basic, Campaign, NO_BREAKDOWN, Daily, CAMPAIGNS),
-    report("campaigns_reports_hourly", Basic, Campaign, NO_BREAKDOWN, Hourly, CAMPAIGNS),
-    report("campaigns_reports_lifetime", Basic, Campaign, NO_BREAKDOWN, Lifetime, CAMPAIGNS),
-    without(report("ads_reports_by_country_daily", Basic, Ad, COUNTRY, Daily, ADS_BY_COUNTRY), ADS_BY_COUNTRY_WITHOUT),
-    report("ad_groups_reports_by_country_daily", Basic, AdGroup, COUNTRY, Daily, AD_GROUPS),
-    report("advertisers_reports_daily", Basic, Advertiser, NO_BREAKDOWN, Daily, &[ADVERTISER_SPEND]),
-    report("advertisers_audience_reports_daily", Audience, Advertiser, GENDER_AGE, Daily, NONE),
-    report("advertisers_audience_reports_by_country_daily", Audience, Advertiser, COUNTRY, Daily, NONE),
-    report("advertisers_audience_reports_by_platform_daily", Audience, Advertiser, PLATFORM, Daily, NONE),
-    without(report("ads_reports_by_country_hourly", Basic, Ad, COUNTRY, Hourly, ADS_BY_COUNTRY), ADS_BY_COUNTRY_WITHOUT),
-    report("advertisers_reports_hourly", Basic, Advertiser, NO_BREAKDOWN, Hourly, NONE),
-    report("ad_groups_reports_by_country_hourly", Basic, AdGroup, COUNTRY, Hourly, AD_GROUPS),
-    report("advertisers_reports_lifetime", Basic, Advertiser, NO_BREAKDOWN, Lifetime, NONE),
-    report("advertisers_audience_reports_lifetime", Audience, Advertiser, GENDER_AGE, Lifetime, NONE),
-];
-
-/// The report declared under `name`.
-pub fn find(name: &str) -> Option<&'static Report> {
-    REPORTS.iter().find(|r| r.name == name)
+/// A report cursor: written as `output`, read as `other` or ISO 8601 too (states written by
+/// other versions, legacy flat states).
+fn report_cursor(output: &str, other: &str) -> CursorFormat {
+    CursorFormat::new(DatetimeFormat::strftime(output))
+        .accept(DatetimeFormat::strftime(other))
+        .accept(DatetimeFormat::strftime("%Y-%m-%dT%H:%M:%SZ"))
 }

@@ -1,0 +1,437 @@
+//! The streams, as a table: [`table`] lists the catalog in the official manifest order, one
+//! row per stream.
+//!
+//! A row names the stream once; its schema is the file of that name under
+//! `resources/schemas/` (embedded by the build script). What every TikTok stream shares is
+//! set once, in [`Defaults::stream`]: the requester (result codes, retry and rate budget), the
+//! partition router (one partition per advertiser), the `advertiser_id` query parameter, the
+//! record selector (`data.list`), the page-number paginator when a page size is given, and
+//! record normalisation. A row states only what differs; a true quirk is named in the row
+//! (`.router(campaigns::per_buying_type(..))`) and lives in [`crate::quirks`]. Report rows
+//! are the report family's vocabulary from [`crate::reports`].
+
+use std::ops::Deref;
+
+use connector_runtime::http::ErrorHandler;
+use connector_runtime::prelude::*;
+use connector_runtime::stream::{RecordFilter, Transformation};
+
+use crate::config::Config;
+use crate::quirks::advertisers::{self, AdvertiserBatches, PerAdvertiser};
+use crate::quirks::{ads, campaigns, pixels, py_json, requester, spark_ads};
+use crate::reports::{self, Granularity, Level, Metrics, Report, ReportType};
+use crate::{BASE_URL_VAR, PRODUCTION_URL, SANDBOX_URL};
+
+use crate::reports::Granularity::{Daily, Hourly, Lifetime};
+use crate::reports::Level::{Ad, AdGroup, Advertiser, Campaign};
+use crate::reports::ReportType::{Audience, Basic};
+use crate::reports::{ADS, ADS_AUDIENCE, ADS_BY_COUNTRY, AD_GROUPS, AD_GROUPS_AUDIENCE};
+use crate::reports::{ADVERTISERS, BASE_ONLY, CAMPAIGNS};
+use crate::reports::{COUNTRY, GENDER_AGE, NO_BREAKDOWN, PLATFORM, PROVINCE};
+
+/// The catalog for `s`'s config, in the official manifest order.
+#[rustfmt::skip]
+pub fn table(s: &Streams) -> Result<Vec<Arc<DeclarativeStream>>> {
+    let mut streams = vec![
+        s.report("ad_group_audience_reports_by_country_daily", Audience, AdGroup, COUNTRY, Daily, AD_GROUPS_AUDIENCE)?,
+        s.report("ad_group_audience_reports_by_platform_daily", Audience, AdGroup, PLATFORM, Daily, AD_GROUPS_AUDIENCE)?,
+        s.report("ad_group_audience_reports_daily", Audience, AdGroup, GENDER_AGE, Daily, AD_GROUPS_AUDIENCE)?,
+        s.stream("ad_groups", "adgroup/get/").pages(1000).key(&["adgroup_id"])
+            .modified().deleted("ADGROUP_STATUS_ALL").build()?,
+        s.report("ad_groups_reports_daily", Basic, AdGroup, NO_BREAKDOWN, Daily, AD_GROUPS)?,
+        s.report("ad_groups_reports_hourly", Basic, AdGroup, NO_BREAKDOWN, Hourly, AD_GROUPS)?,
+        s.report("ad_groups_reports_lifetime", Basic, AdGroup, NO_BREAKDOWN, Lifetime, AD_GROUPS)?,
+        s.stream("ads", "ad/get/").pages(1000).key(&["ad_id"]).modified()
+            .query_with("filtering", ads::filtering(s.config.include_deleted()))
+            .filter(ads::has_modify_time).build()?,
+        s.report("ads_audience_reports_by_country_daily", Audience, Ad, COUNTRY, Daily, ADS_AUDIENCE)?,
+        s.report("ads_audience_reports_by_platform_daily", Audience, Ad, PLATFORM, Daily, ADS_AUDIENCE)?,
+        s.report("ads_audience_reports_by_province_daily", Audience, Ad, PROVINCE, Daily, ADS_AUDIENCE)?,
+        s.report("ads_audience_reports_daily", Audience, Ad, GENDER_AGE, Daily, ADS_AUDIENCE)?,
+        s.report("ads_reports_daily", Basic, Ad, NO_BREAKDOWN, Daily, ADS)?,
+        s.report("ads_reports_hourly", Basic, Ad, NO_BREAKDOWN, Hourly, ADS)?,
+        s.report("ads_reports_lifetime", Basic, Ad, NO_BREAKDOWN, Lifetime, ADS)?,
+        s.advertisers.clone(),
+        s.stream("audiences", "dmp/custom_audience/list/").pages(100).key(&["audience_id"]).build()?,
+        s.stream("campaigns", "campaign/get/").pages(1000).key(&["campaign_id"]).modified()
+            .router(campaigns::per_buying_type(s.per_advertiser()))
+            .query_with("filtering", campaigns::filtering(s.config.include_deleted())).build()?,
+        s.report("campaigns_audience_reports_by_country_daily", Audience, Campaign, COUNTRY, Daily, CAMPAIGNS)?,
+        s.report("campaigns_audience_reports_by_platform_daily", Audience, Campaign, PLATFORM, Daily, CAMPAIGNS)?,
+        s.report("campaigns_audience_reports_daily", Audience, Campaign, GENDER_AGE, Daily, CAMPAIGNS)?,
+        s.report("campaigns_reports_daily", Basic, Campaign, NO_BREAKDOWN, Daily, CAMPAIGNS)?,
+        s.report("campaigns_reports_hourly", Basic, Campaign, NO_BREAKDOWN, Hourly, CAMPAIGNS)?,
+        s.report("campaigns_reports_lifetime", Basic, Campaign, NO_BREAKDOWN, Lifetime, CAMPAIGNS)?,
+        s.stream("creative_assets_images", "file/image/ad/search/").pages(100).key(&["image_id"])
+            .modified().build()?,
+        s.stream("creative_assets_music", "file/music/get/").pages(100).key(&["music_id"])
+            .records_at("data.musics").build()?,
+        s.stream("creative_assets_portfolios", "creative/portfolio/list/").pages(100)
+            .key(&["creative_portfolio_id"]).records_at("data.creative_portfolios").build()?,
+        s.stream("creative_assets_videos", "file/video/ad/search/").pages(100).key(&["video_id"])
+            .modified().build()?,
+    ];
+    // The official manifest offers these to production credentials only.
+    if s.config.production() {
+        streams.extend([
+            s.advertiser_ids.clone(),
+            s.report("ads_reports_by_country_daily", Basic, Ad, COUNTRY, Daily, ADS_BY_COUNTRY)?,
+            s.report("ad_groups_reports_by_country_daily", Basic, AdGroup, COUNTRY, Daily, AD_GROUPS)?,
+            s.report("advertisers_reports_daily", Basic, Advertiser, NO_BREAKDOWN, Daily, ADVERTISERS)?,
+            s.report("advertisers_audience_reports_daily", Audience, Advertiser, GENDER_AGE, Daily, BASE_ONLY)?,
+            s.report("advertisers_audience_reports_by_country_daily", Audience, Advertiser, COUNTRY, Daily, BASE_ONLY)?,
+            s.report("advertisers_audience_reports_by_platform_daily", Audience, Advertiser, PLATFORM, Daily, BASE_ONLY)?,
+            s.report("ads_reports_by_country_hourly", Basic, Ad, COUNTRY, Hourly, ADS_BY_COUNTRY)?,
+            s.report("advertisers_reports_hourly", Basic, Advertiser, NO_BREAKDOWN, Hourly, BASE_ONLY)?,
+            s.report("ad_groups_reports_by_country_hourly", Basic, AdGroup, COUNTRY, Hourly, AD_GROUPS)?,
+            s.report("advertisers_reports_lifetime", Basic, Advertiser, NO_BREAKDOWN, Lifetime, BASE_ONLY)?,
+            s.report("advertisers_audience_reports_lifetime", Audience, Advertiser, GENDER_AGE, Lifetime, BASE_ONLY)?,
+            s.stream("spark_ads", "tt_video/list/").pages(50).key(&["spark_ads_post_id"])
+                .router(s.children_of_advertisers()).transform(spark_ads::post_id).build()?,
+            s.pixels.clone(),
+            s.stream("pixel_instant_page_events", "pixel/instant_page/event/")
+                .query("objective_type", "{partition.objective_type}")
+                .query("optimization_goal", "{partition.optimization_goal}")
+                .router(pixels::objective_goal_pairs(s.children_of_advertisers()))
+                .handler(pixels::unsupported_objective_goal).build()?,
+            s.stream("pixel_events_statistics", "pixel/event/stats/")
+                .query_with("pixel_ids", pixels::pixel_ids)
+                .query_literal("date_range", pixels::date_range(s.now))
+                .router(pixels::every_pixel(s.children_of_advertisers(), s.pixels.clone()))
+                .handler(pixels::pixel_not_permitted).build()?,
+        ]);
+    }
+    Ok(streams)
+}
+
+/// The parents several streams read, declared once per run; each is a catalog stream too.
+pub struct Streams {
+    defaults: Defaults,
+    /// Every advertiser the token sees (partitions of per-advertiser streams when the config
+    /// names none).
+    pub advertiser_ids: Arc<DeclarativeStream>,
+    /// Partitions of `spark_ads` and the pixel streams.
+    pub advertisers: Arc<DeclarativeStream>,
+    /// Partitions of `pixel_events_statistics`.
+    pub pixels: Arc<DeclarativeStream>,
+}
+
+impl Streams {
+    pub fn new(config: &Config, env: &RunEnv) -> Result<Self> {
+        let base = if config.sandbox() {
+            SANDBOX_URL
+        } else {
+            PRODUCTION_URL
+        };
+        let requester = Requester::new(base, BASE_URL_VAR, env)?
+            .with_auth(Arc::new(HeaderAuth::new(
+                "Access-Token",
+                config.access_token()?.to_string(),
+            )))
+            .with_handlers(HandlerChain::new().with(requester::result_codes))
+            .with_retry(requester::retry_policy())
+            .with_budget(requester::budget(env));
+        let advertiser_ids = advertisers::advertiser_ids(&requester, config)?;
+        let per_advertiser = Arc::new(PerAdvertiser {
+            configured: config.advertiser_id(),
+            listing: SubstreamRouter::new(advertiser_ids.clone(), "advertiser_id", "advertiser_id"),
+        });
+        let defaults = Defaults {
+            config: config.clone(),
+            requester,
+            now: env.clock.now(),
+            per_advertiser: per_advertiser.clone(),
+        };
+        let advertisers = defaults
+            .stream("advertisers", "advertiser/info/")
+            .pages(100)
+            .key(&["advertiser_id"])
+            .router(PartitionRouter::Custom(Arc::new(AdvertiserBatches(
+                per_advertiser,
+            ))))
+            .query("advertiser_ids", "{partition.advertiser_ids}")
+            .without_advertiser_id()
+            .build()?;
+        let pixels = defaults
+            .stream("pixels", "pixel/list/")
+            .pages(20)
+            .key(&["pixel_id"])
+            .records_at("data.pixels")
+            .router(children_of(&advertisers))
+            .build()?;
+        Ok(Streams {
+            defaults,
+            advertiser_ids,
+            advertisers,
+            pixels,
+        })
+    }
+
+    /// One partition per record of `advertisers` (official: a substream, `parent_slice` kept).
+    pub fn children_of_advertisers(&self) -> PartitionRouter {
+        children_of(&self.advertisers)
+    }
+}
+
+fn children_of(advertisers: &Arc<DeclarativeStream>) -> PartitionRouter {
+    PartitionRouter::substream(advertisers.clone(), "advertiser_id", "advertiser_id")
+}
+
+impl Deref for Streams {
+    type Target = Defaults;
+
+    fn deref(&self) -> &Defaults {
+        &self.defaults
+    }
+}
+
+/// What every stream of a run shares.
+pub struct Defaults {
+    pub config: Config,
+    requester: Requester,
+    /// The run's clock, read once.
+    pub now: DateTime<Utc>,
+    per_advertiser: Arc<PerAdvertiser>,
+}
+
+impl Defaults {
+    /// One partition per advertiser: the configured one, else every one the token sees.
+    pub fn per_advertiser(&self) -> PartitionRouter {
+        PartitionRouter::Custom(self.per_advertiser.clone())
+    }
+
+    /// `GET <path>?…&advertiser_id=…` per advertiser, records at `data.list`, unpaged until
+    /// [`Stream::pages`] says otherwise.
+    pub fn stream(&self, name: &'static str, path: &str) -> Stream<'_> {
+        Stream {
+            defaults: self,
+            name,
+            request: RequestTemplate::get(path),
+            records_at: "data.list",
+            page_size: None,
+            key: Vec::new(),
+            router: self.per_advertiser(),
+            advertiser_id: true,
+            handlers: None,
+            incremental: None,
+            filters: Vec::new(),
+            transforms: Vec::new(),
+        }
+    }
+
+    /// A report stream (`report/integrated/get/`); see [`crate::reports`].
+    pub fn report(
+        &self,
+        name: &'static str,
+        report_type: ReportType,
+        level: Level,
+        breakdown: &'static [&'static str],
+        granularity: Granularity,
+        metrics: Metrics,
+    ) -> Result<Arc<DeclarativeStream>> {
+        let report = Report {
+            name,
+            report_type,
+            level,
+            breakdown,
+            granularity,
+            metrics,
+        };
+        reports::declare(self, &report)
+    }
+
+    /// Client-side incremental on `modify_time`: every page is read, records older than the
+    /// window's start are dropped; the state is written as `YYYY-MM-DD HH:MM:SSZ`.
+    pub fn modify_time(&self) -> Incremental {
+        let format = CursorFormat::new(DatetimeFormat::strftime("%Y-%m-%d %H:%M:%SZ"))
+            .accept(DatetimeFormat::strftime("%Y-%m-%d %H:%M:%S"))
+            .accept(DatetimeFormat::strftime("%Y-%m-%dT%H:%M:%SZ"));
+        Incremental::new("modify_time", format, self.config.start(), self.now)
+            .per_partition(false)
+            .client_side(ClientFilter::GreaterOrEqual)
+    }
+}
+
+/// One row of the table, being declared: the TikTok defaults plus what the row states.
+pub struct Stream<'a> {
+    defaults: &'a Defaults,
+    name: &'static str,
+    request: RequestTemplate,
+    records_at: &'static str,
+    page_size: Option<usize>,
+    key: Vec<&'static str>,
+    router: PartitionRouter,
+    advertiser_id: bool,
+    handlers: Option<HandlerChain>,
+    incremental: Option<Incremental>,
+    filters: Vec<RecordFilter>,
+    transforms: Vec<Transformation>,
+}
+
+impl Stream<'_> {
+    /// Page-number pagination (`page`, `page_size`), with the total for estimates.
+    pub fn pages(mut self, page_size: usize) -> Self {
+        self.page_size = Some(page_size);
+        self
+    }
+
+    pub fn key(mut self, fields: &[&'static str]) -> Self {
+        self.key = fields.to_vec();
+        self
+    }
+
+    pub fn records_at(mut self, path: &'static str) -> Self {
+        self.records_at = path;
+        self
+    }
+
+    pub fn router(mut self, router: PartitionRouter) -> Self {
+        self.router = router;
+        self
+    }
+
+    /// A query parameter template (`{partition.*}`, `{window.start:FMT}`...).
+    pub fn query(mut self, key: &str, template: &str) -> Self {
+        self.request = self.request.query(key, template);
+        self
+    }
+
+    /// A query parameter sent as given.
+    pub fn query_literal(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.request = self.request.query_literal(key, value);
+        self
+    }
+
+    /// A query parameter a quirk computes per slice.
+    pub fn query_with(
+        mut self,
+        key: &str,
+        value: impl Fn(&Slice) -> Result<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.request = self.request.query_with(key, value);
+        self
+    }
+
+    /// For the one stream that is not read per advertiser id.
+    fn without_advertiser_id(mut self) -> Self {
+        self.advertiser_id = false;
+        self
+    }
+
+    /// A response rule of this stream, tried before the shared ones.
+    pub fn handler(mut self, handler: impl ErrorHandler + 'static) -> Self {
+        self.handlers = Some(self.handlers.unwrap_or_default().with(handler));
+        self
+    }
+
+    pub fn incremental(mut self, cursor: Incremental) -> Self {
+        self.incremental = Some(cursor);
+        self
+    }
+
+    /// Incremental on `modify_time` ([`Defaults::modify_time`]).
+    pub fn modified(self) -> Self {
+        let cursor = self.defaults.modify_time();
+        self.incremental(cursor)
+    }
+
+    /// With `include_deleted`, asks for every `secondary_status` (`filtering` parameter).
+    pub fn deleted(self, all_statuses: &str) -> Self {
+        if self.defaults.config.include_deleted() {
+            self.query_literal(
+                "filtering",
+                py_json(&json!({"secondary_status": all_statuses})),
+            )
+        } else {
+            self
+        }
+    }
+
+    pub fn filter(mut self, f: impl Fn(&Value, &Slice) -> bool + Send + Sync + 'static) -> Self {
+        self.filters.push(Arc::new(f));
+        self
+    }
+
+    pub fn transform(mut self, t: impl Fn(&mut Value, &Slice) + Send + Sync + 'static) -> Self {
+        self.transforms.push(Arc::new(t));
+        self
+    }
+
+    /// The declared stream; a template or schema error is a system error here, before any
+    /// request.
+    pub fn build(self) -> Result<Arc<DeclarativeStream>> {
+        let mut request = self.request;
+        if self.advertiser_id {
+            request = request.query("advertiser_id", "{partition.advertiser_id}");
+        }
+        let mut retriever = SimpleRetriever::new(&self.defaults.requester, request.checked()?)
+            .records_at(self.records_at);
+        if let Some(size) = self.page_size {
+            retriever = retriever
+                .paginator(Paginator::page_number(size))
+                .total_at("data.page_info.total_number");
+        }
+        if let Some(h) = self.handlers {
+            retriever = retriever.handlers(h);
+        }
+        let mut stream = DeclarativeStream::new(self.name, schema_of(self.name)?, retriever)
+            .primary_key(&self.key)
+            .router(self.router)
+            .normalize()
+            .drop_top_level_nulls();
+        stream.filters = self.filters;
+        stream.transformations = self.transforms;
+        stream.incremental = self.incremental;
+        Ok(stream.into_arc())
+    }
+}
+
+include!(concat!(env!("OUT_DIR"), "/schemas.rs"));
+
+/// The embedded schema of stream `name`.
+pub fn schema_of(name: &str) -> Result<Value> {
+    SCHEMAS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(n, text)| schema(n, text))
+        .ok_or_else(|| Error::system(format!("no schema is embedded for stream {name}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use connector_runtime::source::typed_config;
+
+    fn names(config: Value) -> Vec<String> {
+        let config: Config = typed_config(&config).expect("a config");
+        let env = RunEnv::default().with_var("AIRBYTE_TEST_NOW", "2024-06-10T00:00:00Z");
+        let s = Streams::new(&config, &env).expect("the parents");
+        table(&s)
+            .expect("the table")
+            .iter()
+            .map(|s| s.name.clone())
+            .collect()
+    }
+
+    #[test]
+    fn production_configs_get_every_schema_and_sandbox_ones_the_first_28() {
+        let production = names(
+            json!({"credentials": {"auth_type": "oauth2.0", "app_id": "a",
+            "secret": "s", "access_token": "t"}}),
+        );
+        let mut sorted = production.clone();
+        sorted.sort();
+        let files: Vec<&str> = SCHEMAS.iter().map(|(n, _)| *n).collect();
+        assert_eq!(
+            sorted, files,
+            "one stream per schema file, none without one"
+        );
+        for (name, text) in SCHEMAS {
+            assert!(serde_json::from_str::<Value>(text).is_ok(), "{name}");
+        }
+        let sandbox = names(json!({"credentials": {"auth_type": "sandbox_access_token",
+            "advertiser_id": "1", "access_token": "t"}}));
+        assert_eq!(production.len(), 44);
+        assert_eq!(sandbox, production[..28]);
+    }
+}
