@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::datetime::{CursorFormat, Window};
 use crate::error::{Error, Result};
-use crate::http::{HandlerChain, HttpRequest, Outcome, Requester};
+use crate::http::{Expect, HandlerChain, HttpRequest, Outcome, Requester};
 use crate::partition::{Partition, PartitionRouter};
 use crate::state::StateShape;
 use crate::sync::StreamContext;
@@ -123,6 +123,23 @@ impl RecordSelector {
         RecordSelector::Path(path.split('.').map(str::to_string).collect())
     }
 
+    /// What an answer must hold for this selector to read it: the keys of the path up to the
+    /// first `*` (a page without them is unreadable, not empty). Custom selectors ask for JSON
+    /// only; their retriever may declare more ([`SimpleRetriever::expect`]).
+    pub fn expectation(&self) -> Expect {
+        match self {
+            RecordSelector::Path(p) => {
+                let fixed: Vec<String> = p.iter().take_while(|k| *k != "*").cloned().collect();
+                if fixed.is_empty() {
+                    Expect::Json
+                } else {
+                    Expect::JsonAt(fixed)
+                }
+            }
+            RecordSelector::Custom(_) => Expect::Json,
+        }
+    }
+
     pub fn select(&self, body: Value) -> Result<Vec<Value>> {
         match self {
             RecordSelector::Path(p) => {
@@ -172,6 +189,9 @@ pub struct SimpleRetriever {
     pub handlers: Option<HandlerChain>,
     /// Where the API reports the total number of records (ESTIMATE traces).
     pub total_path: Option<Vec<String>>,
+    /// What every page must hold; `None`: what the selector reads
+    /// ([`RecordSelector::expectation`]).
+    pub expect: Option<Expect>,
 }
 
 impl SimpleRetriever {
@@ -186,6 +206,7 @@ impl SimpleRetriever {
             selector: RecordSelector::Path(Vec::new()),
             handlers: None,
             total_path: None,
+            expect: None,
         }
     }
 
@@ -210,6 +231,13 @@ impl SimpleRetriever {
         self
     }
 
+    /// Declares what every page must hold, in place of what the selector reads (a custom
+    /// selector's records path; [`Expect::Anything`] for an endpoint that may answer empty).
+    pub fn expect(mut self, expect: Expect) -> Self {
+        self.expect = Some(expect);
+        self
+    }
+
     pub fn total_at(mut self, path: &str) -> Self {
         self.total_path = Some(path.split('.').map(str::to_string).collect());
         self
@@ -222,7 +250,12 @@ impl SimpleRetriever {
         slice: &'a Slice,
     ) -> BoxStream<'a, Result<Value>> {
         Box::pin(async_stream::try_stream! {
-            let first = (self.request)(slice);
+            let mut first = (self.request)(slice);
+            // A page that lacks its records is retried and then fails the slice; it never
+            // passes as an empty last page (see `Expect`).
+            if first.expect == Expect::Json {
+                first.expect = self.expect.clone().unwrap_or_else(|| self.selector.expectation());
+            }
             let mut req = first.clone();
             if let Paginator::PageNumber { size_param, page_size, .. } = &self.paginator {
                 req.query.push((size_param.clone(), page_size.to_string()));

@@ -196,7 +196,8 @@ pub fn all(cfg: &KlaviyoConfig, env: &RunEnv) -> Result<Vec<Arc<DeclarativeStrea
         })
         .selector(RecordSelector::Custom(Arc::new(
             included::select_with_included,
-        ))),
+        )))
+        .expect(Expect::JsonAt(vec!["data".into()])),
     )
     .primary_key(&["id"])
     .router(events_router)
@@ -415,6 +416,11 @@ pub fn all(cfg: &KlaviyoConfig, env: &RunEnv) -> Result<Vec<Arc<DeclarativeStrea
         })
         .paginator(Paginator::next_url("links.next"))
         .selector(RecordSelector::Custom(Arc::new(reports::flow_series_days)))
+        .expect(Expect::JsonAt(vec![
+            "data".into(),
+            "attributes".into(),
+            "results".into(),
+        ]))
         .handlers(reports::report_handlers()),
     )
     .primary_key(&[
