@@ -262,6 +262,9 @@ impl SimpleRetriever {
             }
             let mut page: u64 = 1;
             let mut first_page = true;
+            // Tokens and links already followed in this slice: an API that points back to a
+            // page already read would otherwise be paginated forever.
+            let mut followed: std::collections::HashSet<String> = std::collections::HashSet::new();
             loop {
                 let outcome = match &self.handlers {
                     Some(h) => self.requester.send_with(&req, h).await?,
@@ -319,7 +322,17 @@ impl SimpleRetriever {
                         r.query.push((page_param.clone(), page.to_string()));
                         req = r;
                     }
-                    (_, Some(Some(r))) => req = r,
+                    (_, Some(Some(r))) => {
+                        let key = format!("{} {:?}", r.url, r.query);
+                        if !followed.insert(key) {
+                            Err(Error::system(format!(
+                                "The API pointed back to a page already read while paginating {}; \
+                                 stopping instead of reading it again",
+                                first.url.split('?').next().unwrap_or_default()
+                            )))?;
+                        }
+                        req = r;
+                    }
                     _ => break,
                 }
             }

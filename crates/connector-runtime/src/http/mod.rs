@@ -73,8 +73,9 @@ pub enum Expect {
     /// A JSON document. An empty body is accepted only from a `204 No Content`.
     #[default]
     Json,
-    /// A JSON document in which this path of keys exists (its value may be `null`): the
-    /// records path of a stream. An empty path is the same as [`Expect::Json`].
+    /// A JSON document in which this path of keys exists and holds records: a list, one
+    /// object, or `null` for none (as the CDK's record selector reads them), not a string,
+    /// number or boolean. The records path of a stream; an empty path is [`Expect::Json`].
     JsonAt(Vec<String>),
     /// Any body at all, including none (endpoints that answer 2xx without content).
     Anything,
@@ -435,8 +436,8 @@ impl Requester {
         if req.authenticate && !self.trusted_origins.contains(&url.origin()) {
             return Err(Error::system(format!(
                 "Refusing to send credentials to {}: the API pointed to a host other than its own ({})",
-                url.host_str().unwrap_or("?"),
-                self.base_url.host_str().unwrap_or("?")
+                url.origin().ascii_serialization(),
+                self.base_url.origin().ascii_serialization()
             )));
         }
         Ok(())
@@ -659,11 +660,25 @@ fn unusable(
     for (depth, key) in path.iter().enumerate() {
         match cur.get(key.as_str()) {
             Some(next) => cur = next,
-            None => return Some(format!(
+            None => {
+                return Some(format!(
                 "The answer of {url} (HTTP {status}) has no \"{}\", where the records are expected",
                 path[..=depth].join(".")
-            )),
+            ))
+            }
         }
+    }
+    // A list, one object (one record) or null (none) are records; a scalar is not.
+    if !path.is_empty() && !matches!(cur, Value::Array(_) | Value::Object(_) | Value::Null) {
+        let kind = match cur {
+            Value::String(_) => "a string",
+            Value::Number(_) => "a number",
+            _ => "a boolean",
+        };
+        return Some(format!(
+            "The answer of {url} (HTTP {status}) holds {kind} at \"{}\", where records are expected",
+            path.join(".")
+        ));
     }
     None
 }
