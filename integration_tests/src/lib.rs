@@ -14,7 +14,9 @@ use connector_runtime::secrets::Secrets;
 use connector_runtime::source::{DynSource, Source};
 use serde_json::{json, Value};
 
+pub mod fake_apis;
 pub mod quota_api;
+pub mod raw_server;
 
 const PROTOCOL_YAML: &str =
     include_str!("../../crates/airbyte-protocol/schema/airbyte_protocol.yaml");

@@ -1023,3 +1023,282 @@ async fn a_token_endpoint_that_stays_down_fails_transiently_after_bounded_attemp
     let e = r.send(&HttpRequest::get("items")).await.unwrap_err();
     assert_eq!(e.failure_type(), FailureType::TransientError);
 }
+
+// ---- answers that cannot be read, origins, timeouts ----
+
+fn few_retries() -> RetryPolicy {
+    RetryPolicy {
+        max_retries: 2,
+        ..RetryPolicy::default()
+    }
+}
+
+#[tokio::test]
+async fn a_401_for_a_token_fetched_moments_ago_refreshes_it_once_more() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(token_answer("FIRST", "R1", 3600))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(token_answer("SECOND", "R1", 3600))
+        .with_priority(2)
+        .expect(1)
+        .mount(&server)
+        .await;
+    // Revoked right after it was issued.
+    Mock::given(path("/v1/items"))
+        .and(header("Authorization", "Bearer FIRST"))
+        .respond_with(ResponseTemplate::new(401))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/v1/items"))
+        .and(header("Authorization", "Bearer SECOND"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let f = oauth(&server, &oauth_config(None), true, false);
+    let r = requester(&server).with_auth(f.auth.clone());
+    assert_eq!(
+        body(r.send(&HttpRequest::get("items")).await.unwrap()),
+        json!({"ok": true})
+    );
+}
+
+#[tokio::test]
+async fn a_2xx_answer_that_is_not_json_is_retried_then_fails_as_a_system_error() {
+    for (answer, why) in [
+        (ResponseTemplate::new(200), "empty"),
+        (
+            ResponseTemplate::new(200).set_body_string("{\"data\": [1, 2"),
+            "not valid JSON",
+        ),
+        (
+            ResponseTemplate::new(200).set_body_raw("<html>maintenance</html>", "text/html"),
+            "not valid JSON",
+        ),
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(path("/v1/items"))
+            .respond_with(answer)
+            .expect(3)
+            .mount(&server)
+            .await;
+        let r = requester(&server).with_retry(few_retries());
+        let err = r
+            .send(&HttpRequest::get("items").query("secret", "s3cr3t"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.failure_type(), FailureType::SystemError, "{why}");
+        assert!(err.message().contains(why), "{}", err.message());
+        assert!(
+            err.message()
+                .contains(&format!("{}/v1/items", server.uri())),
+            "{}",
+            err.message()
+        );
+        assert!(!err.message().contains("s3cr3t"), "{}", err.message());
+    }
+}
+
+#[tokio::test]
+async fn an_unreadable_answer_followed_by_a_good_one_is_used() {
+    let server = MockServer::start().await;
+    Mock::given(path("/v1/items"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("{\"data\": [{\"id\""))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/v1/items"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": [{"id": 1}]})))
+        .with_priority(2)
+        .expect(1)
+        .mount(&server)
+        .await;
+    let r = requester(&server).with_retry(few_retries());
+    assert_eq!(
+        body(r.send(&HttpRequest::get("items")).await.unwrap()),
+        json!({"data": [{"id": 1}]})
+    );
+}
+
+#[tokio::test]
+async fn empty_answers_pass_where_declared_and_from_a_204() {
+    let server = MockServer::start().await;
+    Mock::given(path("/v1/empty"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/v1/no-content"))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let r = requester(&server).with_retry(few_retries());
+    let empty = HttpRequest::get("empty").expect(Expect::Anything);
+    assert_eq!(body(r.send(&empty).await.unwrap()), Value::Null);
+    assert_eq!(
+        body(r.send(&HttpRequest::get("no-content")).await.unwrap()),
+        Value::Null
+    );
+    // A 204 where records are due is not a page.
+    Mock::given(path("/v1/no-records"))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(3)
+        .mount(&server)
+        .await;
+    let records = HttpRequest::get("no-records").expect(Expect::JsonAt(vec!["data".into()]));
+    let err = r.send(&records).await.unwrap_err();
+    assert_eq!(err.failure_type(), FailureType::SystemError);
+}
+
+#[tokio::test]
+async fn the_records_path_must_be_there_and_hold_records() {
+    let server = MockServer::start().await;
+    for (p, answer, fine) in [
+        ("/v1/missing", json!({"links": {}}), false),
+        ("/v1/deep", json!({"data": {}}), false),
+        ("/v1/scalar", json!({"data": {"list": "oops"}}), false),
+        ("/v1/list", json!({"data": {"list": [{"id": 1}]}}), true),
+        ("/v1/none", json!({"data": {"list": null}}), true),
+    ] {
+        Mock::given(path(p))
+            .respond_with(ResponseTemplate::new(200).set_body_json(answer))
+            .expect(if fine { 1 } else { 3 })
+            .mount(&server)
+            .await;
+    }
+    let r = requester(&server).with_retry(few_retries());
+    let at = |p: &str| {
+        HttpRequest::get(p.trim_start_matches("/v1/"))
+            .expect(Expect::JsonAt(vec!["data".into(), "list".into()]))
+    };
+    for p in ["/v1/missing", "/v1/deep", "/v1/scalar"] {
+        let err = r.send(&at(p)).await.unwrap_err();
+        assert_eq!(err.failure_type(), FailureType::SystemError, "{p}");
+        assert!(err.message().contains("data"), "{}", err.message());
+    }
+    for p in ["/v1/list", "/v1/none"] {
+        r.send(&at(p)).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_page_without_its_records_fails_the_stream_instead_of_ending_it() {
+    let server = MockServer::start().await;
+    Mock::given(path("/v1/items"))
+        .and(query_param("page", "2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"error": "partial"})))
+        .mount(&server)
+        .await;
+    Mock::given(path("/v1/items"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"data": [{"id": 1}, {"id": 2}]})),
+        )
+        .with_priority(10)
+        .mount(&server)
+        .await;
+    let run = read_items(&server, &retry_source(exponential(1), HandlerChain::new())).await;
+    assert_eq!(run.code, 1, "{}", run.raw);
+    assert_eq!(run.records("items").len(), 2);
+    assert_eq!(run.statuses("items").last().unwrap(), "INCOMPLETE");
+    assert_eq!(run.errors()[0]["failure_type"], "system_error");
+}
+
+#[tokio::test]
+async fn authenticated_requests_go_to_the_api_origin_only() {
+    let server = MockServer::start().await;
+    let elsewhere = MockServer::start().await;
+    Mock::given(path("/v1/page"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
+        .expect(1)
+        .mount(&elsewhere)
+        .await;
+    Mock::given(path("/v1/hop"))
+        .respond_with(
+            ResponseTemplate::new(302)
+                .insert_header("Location", format!("{}/v1/page", elsewhere.uri()).as_str()),
+        )
+        .expect(2)
+        .mount(&server)
+        .await;
+    let r = requester(&server)
+        .with_auth(Arc::new(HeaderAuth::new("X-Key", KEY)))
+        .with_retry(few_retries());
+    // An absolute link to another origin: refused before anything is sent.
+    let err = r
+        .send(&HttpRequest::get(format!(
+            "{}/v1/page?k=1",
+            elsewhere.uri()
+        )))
+        .await
+        .unwrap_err();
+    assert_eq!(err.failure_type(), FailureType::SystemError);
+    assert!(
+        err.message().contains(&elsewhere.uri()),
+        "{}",
+        err.message()
+    );
+    assert!(!err.message().contains("k=1"), "{}", err.message());
+    // A redirect to another origin is not followed with the credentials.
+    let err = r.send(&HttpRequest::get("hop")).await.unwrap_err();
+    assert_eq!(err.failure_type(), FailureType::SystemError);
+    // Without credentials (a pre-signed download) both are fine.
+    r.send(&HttpRequest::get("hop").without_auth())
+        .await
+        .unwrap();
+    let received = elsewhere.received_requests().await.unwrap();
+    assert_eq!(received.len(), 1);
+    assert!(received[0].headers.get("x-key").is_none());
+}
+
+#[tokio::test]
+async fn a_stalled_answer_times_out_and_is_retried() {
+    use integration_tests::raw_server::{RawAnswer, RawServer};
+    let hits = Arc::new(AtomicI64::new(0));
+    let h = hits.clone();
+    let server = RawServer::start(move |_req| {
+        if h.fetch_add(1, Ordering::SeqCst) == 0 {
+            RawAnswer::Stall {
+                hold: StdDuration::from_secs(30),
+            }
+        } else {
+            RawAnswer::json(200, &json!({"ok": true}))
+        }
+    })
+    .await;
+    let env =
+        env(VAR, &server.uri(), NOW).with_var(connector_runtime::http::READ_TIMEOUT_VAR, "0.3");
+    let r = Requester::new("https://api.example.invalid/v1/", VAR, &env)
+        .unwrap()
+        .with_retry(few_retries());
+    assert_eq!(
+        body(r.send(&HttpRequest::get("items")).await.unwrap()),
+        json!({"ok": true})
+    );
+    assert_eq!(hits.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn timeouts_must_be_positive_numbers_of_seconds() {
+    for bad in ["0", "-1", "soon", "NaN"] {
+        for var in [
+            connector_runtime::http::READ_TIMEOUT_VAR,
+            connector_runtime::http::CONNECT_TIMEOUT_VAR,
+        ] {
+            let env = env(VAR, "http://127.0.0.1:1", NOW).with_var(var, bad);
+            let err = Requester::new("https://api.example.invalid/v1/", VAR, &env).unwrap_err();
+            assert_eq!(err.failure_type(), FailureType::ConfigError, "{var}={bad}");
+            assert!(err.message().contains(var));
+        }
+    }
+}

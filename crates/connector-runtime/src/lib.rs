@@ -39,9 +39,9 @@ pub mod prelude {
     pub use crate::env::RunEnv;
     pub use crate::error::{Error, Result};
     pub use crate::http::{
-        ApiBudget, Authenticator, Backoff, HandlerChain, HeaderAuth, HttpRequest, Matcher, Method,
-        NoAuth, OAuth2Refresh, OAuthPaths, OAuthSettings, Outcome, Rate, Requester, ResponseAction,
-        ResponseView, RetryHeader, RetryPolicy,
+        ApiBudget, Authenticator, Backoff, Expect, HandlerChain, HeaderAuth, HttpRequest, Matcher,
+        Method, NoAuth, OAuth2Refresh, OAuthPaths, OAuthSettings, Outcome, Rate, Requester,
+        ResponseAction, ResponseView, RetryHeader, RetryPolicy,
     };
     pub use crate::partition::{
         canonical, partition, CustomRouter, ParentFields, Partition, PartitionRouter,

@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::context::StreamContext;
 use crate::datetime::{CursorFormat, Window};
 use crate::error::{Error, Result};
-use crate::http::{HandlerChain, HttpRequest, Outcome, Requester};
+use crate::http::{Expect, HandlerChain, HttpRequest, Outcome, Requester};
 use crate::partition::{Partition, PartitionRouter};
 use crate::state::StateShape;
 use crate::template::RequestTemplate;
@@ -164,6 +164,23 @@ impl RecordSelector {
         RecordSelector::Path(path.split('.').map(str::to_string).collect())
     }
 
+    /// What an answer must hold for this selector to read it: the keys of the path up to the
+    /// first `*` (a page without them is unreadable, not empty). Custom selectors ask for JSON
+    /// only; their retriever may declare more ([`SimpleRetriever::expect`]).
+    pub fn expectation(&self) -> Expect {
+        match self {
+            RecordSelector::Path(p) => {
+                let fixed: Vec<String> = p.iter().take_while(|k| *k != "*").cloned().collect();
+                if fixed.is_empty() {
+                    Expect::Json
+                } else {
+                    Expect::JsonAt(fixed)
+                }
+            }
+            RecordSelector::Custom(_) => Expect::Json,
+        }
+    }
+
     pub fn select(&self, body: Value) -> Result<Vec<Value>> {
         match self {
             RecordSelector::Path(p) => {
@@ -213,6 +230,9 @@ pub struct SimpleRetriever {
     pub handlers: Option<HandlerChain>,
     /// Where the API reports the total number of records (ESTIMATE traces).
     pub total_path: Option<Vec<String>>,
+    /// What every page must hold; `None`: what the selector reads
+    /// ([`RecordSelector::expectation`]).
+    pub expect: Option<Expect>,
 }
 
 impl SimpleRetriever {
@@ -225,6 +245,7 @@ impl SimpleRetriever {
             selector: RecordSelector::Path(Vec::new()),
             handlers: None,
             total_path: None,
+            expect: None,
         }
     }
 
@@ -249,6 +270,13 @@ impl SimpleRetriever {
         self
     }
 
+    /// Declares what every page must hold, in place of what the selector reads (a custom
+    /// selector's records path; [`Expect::Anything`] for an endpoint that may answer empty).
+    pub fn expect(mut self, expect: Expect) -> Self {
+        self.expect = Some(expect);
+        self
+    }
+
     pub fn total_at(mut self, path: &str) -> Self {
         self.total_path = Some(path.split('.').map(str::to_string).collect());
         self
@@ -261,16 +289,24 @@ impl SimpleRetriever {
         slice: &'a Slice,
     ) -> BoxStream<'a, Result<Value>> {
         Box::pin(async_stream::try_stream! {
-            let first = self
+            let mut first = self
                 .request
                 .build(slice)
                 .map_err(|e| e.context(&format!("Stream {}: ", ctx.stream)))?;
+            // A page that lacks its records is retried and then fails the slice; it never
+            // passes as an empty last page (see `Expect`).
+            if first.expect == Expect::Json {
+                first.expect = self.expect.clone().unwrap_or_else(|| self.selector.expectation());
+            }
             let mut req = first.clone();
             if let Paginator::PageNumber { size_param, page_size, .. } = &self.paginator {
                 req.query.push((size_param.clone(), page_size.to_string()));
             }
             let mut page: u64 = 1;
             let mut first_page = true;
+            // Tokens and links already followed in this slice: an API that points back to a
+            // page already read would otherwise be paginated forever.
+            let mut followed: std::collections::HashSet<String> = std::collections::HashSet::new();
             loop {
                 let outcome = match &self.handlers {
                     Some(h) => self.requester.send_with(&req, h).await?,
@@ -328,7 +364,17 @@ impl SimpleRetriever {
                         r.query.push((page_param.clone(), page.to_string()));
                         req = r;
                     }
-                    (_, Some(Some(r))) => req = r,
+                    (_, Some(Some(r))) => {
+                        let key = format!("{} {:?}", r.url, r.query);
+                        if !followed.insert(key) {
+                            Err(Error::system(format!(
+                                "The API pointed back to a page already read while paginating {}; \
+                                 stopping instead of reading it again",
+                                first.url.split('?').next().unwrap_or_default()
+                            )))?;
+                        }
+                        req = r;
+                    }
                     _ => break,
                 }
             }

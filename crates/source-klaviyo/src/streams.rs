@@ -146,7 +146,9 @@ pub fn all(cfg: &KlaviyoConfig, env: &RunEnv) -> Result<Vec<Arc<DeclarativeStrea
             )?
             .selector(RecordSelector::Custom(Arc::new(
                 included::select_with_included,
-            ))),
+            )))
+            // The custom selector reads `data`: a page without it is retried, then fails.
+            .expect(Expect::JsonAt(vec!["data".into()])),
             events_cursor().lookback(Duration::days(cfg.lookback_window)),
         )
         .router(events::router(&cfg.event_metric_ids))

@@ -22,9 +22,14 @@ pub trait Authenticator: Send + Sync {
     /// Headers to add to a request.
     async fn headers(&self, client: &reqwest::Client) -> Result<Vec<(String, String)>>;
 
-    /// Called on HTTP 401. Returns `true` when new credentials were obtained and the request
-    /// should be sent again.
-    async fn on_unauthorized(&self, _client: &reqwest::Client) -> Result<bool> {
+    /// Called on HTTP 401 with the auth headers the rejected request carried. Returns `true`
+    /// when the request should be sent again with the current credentials (new ones were
+    /// obtained, or had already replaced those the request was sent with).
+    async fn on_unauthorized(
+        &self,
+        _client: &reqwest::Client,
+        _sent: &[(String, String)],
+    ) -> Result<bool> {
         Ok(false)
     }
 }
@@ -103,13 +108,7 @@ struct TokenState {
     expires_at: Option<DateTime<Utc>>,
     refresh_token: String,
     config: Map<String, Value>,
-    /// When the last refresh finished (wall time, not the pinnable clock).
-    refreshed_at: Option<std::time::Instant>,
 }
-
-/// A 401 this soon after a refresh was answered to a request sent with the previous token
-/// (concurrent partitions fail together): retry with the new token instead of refreshing again.
-const FRESH_TOKEN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub struct OAuth2Refresh {
     settings: OAuthSettings,
@@ -183,7 +182,6 @@ impl OAuth2Refresh {
                 expires_at,
                 refresh_token,
                 config: config.as_object().cloned().unwrap_or_default(),
-                refreshed_at: None,
             }),
             settings,
             output,
@@ -289,7 +287,6 @@ impl OAuth2Refresh {
         let expires_at = (self.now)() + Duration::seconds(expires_in);
         st.access_token = Some(token.clone());
         st.expires_at = Some(expires_at);
-        st.refreshed_at = Some(std::time::Instant::now());
         if let Some(rt) = body.get("refresh_token").and_then(Value::as_str) {
             if !rt.is_empty() {
                 self.output.secrets().add(rt);
@@ -330,12 +327,23 @@ impl Authenticator for OAuth2Refresh {
         Ok(vec![("Authorization".into(), format!("Bearer {token}"))])
     }
 
-    async fn on_unauthorized(&self, client: &reqwest::Client) -> Result<bool> {
+    /// A 401 refreshes the token the request was sent with, once: when concurrent partitions
+    /// are rejected together, the first one refreshes and the others, finding a newer token
+    /// than the one they sent, just retry with it (one refresh, one CONTROL message). A 401
+    /// for the current token always refreshes, however recently it was fetched (it may have
+    /// been revoked right after); the requester retries a request after one refresh only, so a
+    /// token that is rejected again ends as a config error instead of a loop.
+    async fn on_unauthorized(
+        &self,
+        client: &reqwest::Client,
+        sent: &[(String, String)],
+    ) -> Result<bool> {
         let mut st = self.state.lock().await;
-        if st
-            .refreshed_at
-            .is_some_and(|t| t.elapsed() < FRESH_TOKEN_GRACE)
-        {
+        let sent_token = sent
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("Authorization"))
+            .and_then(|(_, v)| v.strip_prefix("Bearer "));
+        if st.access_token.is_some() && sent_token != st.access_token.as_deref() {
             return Ok(true);
         }
         st.expires_at = None;

@@ -58,6 +58,27 @@ pub struct HttpRequest {
     pub body: Option<RequestBody>,
     /// Whether to add the requester's auth headers (a pre-signed download must not get them).
     pub authenticate: bool,
+    /// What a 2xx answer must hold to count as read; anything else is retried, then fails.
+    pub expect: Expect,
+}
+
+/// What a successful (2xx) answer must contain to be used.
+///
+/// The default is strict: an answer that is cut off, is not JSON, or lacks the records a
+/// stream reads must never pass as an empty page, because pagination would stop there and
+/// the stream would report success with records missing. Such an answer is retried like a
+/// transient error; when the retries run out the request fails with a `system_error`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Expect {
+    /// A JSON document. An empty body is accepted only from a `204 No Content`.
+    #[default]
+    Json,
+    /// A JSON document in which this path of keys exists and holds records: a list, one
+    /// object, or `null` for none (as the CDK's record selector reads them), not a string,
+    /// number or boolean. The records path of a stream; an empty path is [`Expect::Json`].
+    JsonAt(Vec<String>),
+    /// Any body at all, including none (endpoints that answer 2xx without content).
+    Anything,
 }
 
 impl HttpRequest {
@@ -69,6 +90,7 @@ impl HttpRequest {
             headers: Vec::new(),
             body: None,
             authenticate: true,
+            expect: Expect::Json,
         }
     }
 
@@ -94,6 +116,12 @@ impl HttpRequest {
         self.authenticate = false;
         self
     }
+
+    /// Declares what a 2xx answer must hold (see [`Expect`]).
+    pub fn expect(mut self, expect: Expect) -> Self {
+        self.expect = expect;
+        self
+    }
 }
 
 /// A successful answer.
@@ -101,7 +129,7 @@ impl HttpRequest {
 pub struct Response {
     pub status: u16,
     pub headers: HeaderMap,
-    /// The parsed JSON body (`Value::Null` when empty or not JSON).
+    /// The parsed JSON body (`Value::Null` when empty, or not JSON under [`Expect::Anything`]).
     pub body: Value,
 }
 
@@ -198,6 +226,37 @@ impl Default for RetryPolicy {
     }
 }
 
+/// Overrides the connect timeout, in seconds (fractions allowed); for tests and slow networks.
+pub const CONNECT_TIMEOUT_VAR: &str = "AIRBYTE_HTTP_CONNECT_TIMEOUT";
+/// Overrides the read-idle timeout, in seconds (fractions allowed).
+pub const READ_TIMEOUT_VAR: &str = "AIRBYTE_HTTP_READ_TIMEOUT";
+/// How long a connection may take to open. These APIs answer a TCP handshake in well under a
+/// second; a host that stays silent this long is unreachable and the attempt is retried.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a request may go without receiving a single byte (waiting for the headers, or
+/// between two chunks of the body) before the attempt is abandoned and retried. It is an idle
+/// timeout, not a deadline: a large report download that keeps flowing is never cut off, while
+/// a stalled connection costs a minute instead of hanging the sync.
+pub const READ_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A timeout from `var` (seconds), else `default`; a value that is not a positive number is a
+/// config error.
+fn timeout_from(env: &RunEnv, var: &str, default: Duration) -> Result<Duration> {
+    let Some(text) = env.var(var) else {
+        return Ok(default);
+    };
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| {
+            Error::config(format!(
+                "{var} must be a positive number of seconds such as 30, got {text:?}"
+            ))
+        })
+}
+
 /// Replaces scheme, host and port of `url` with those of `origin`, keeping path and query.
 pub fn with_origin(url: &url::Url, origin: &url::Url) -> url::Url {
     let mut out = url.clone();
@@ -210,9 +269,15 @@ pub fn with_origin(url: &url::Url, origin: &url::Url) -> url::Url {
 /// Sends requests for one source (or one family of endpoints of it).
 #[derive(Clone)]
 pub struct Requester {
+    /// For authenticated requests: follows redirects within one origin only, so auth headers
+    /// never travel to another host behind a redirect.
     client: reqwest::Client,
+    /// For requests without auth (pre-signed downloads), which may redirect anywhere.
+    anonymous_client: reqwest::Client,
     base_url: url::Url,
     origin_override: Option<url::Url>,
+    /// Origins that receive auth headers: the API's own and the override's.
+    trusted_origins: Arc<Vec<url::Origin>>,
     auth: Arc<dyn Authenticator>,
     budget: ApiBudget,
     handlers: HandlerChain,
@@ -245,20 +310,45 @@ impl Requester {
         if let Some(o) = &origin_override {
             base = with_origin(&base, o);
         }
-        let client = reqwest::Client::builder()
-            .user_agent(concat!(
-                "airbyte-rust-connectors/",
-                env!("CARGO_PKG_VERSION")
-            ))
-            .connect_timeout(Duration::from_secs(30))
-            .timeout(Duration::from_secs(600))
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build()
-            .map_err(|e| Error::system(format!("could not build the HTTP client: {e}")))?;
+        let connect = timeout_from(env, CONNECT_TIMEOUT_VAR, CONNECT_TIMEOUT)?;
+        let read_idle = timeout_from(env, READ_TIMEOUT_VAR, READ_IDLE_TIMEOUT)?;
+        let build = |same_origin_redirects_only: bool| {
+            let redirects = if same_origin_redirects_only {
+                reqwest::redirect::Policy::custom(|attempt| {
+                    let first = attempt.previous().first().map(url::Url::origin);
+                    if first.is_some_and(|o| o != attempt.url().origin()) {
+                        attempt.stop()
+                    } else if attempt.previous().len() >= 10 {
+                        attempt.error("too many redirects")
+                    } else {
+                        attempt.follow()
+                    }
+                })
+            } else {
+                reqwest::redirect::Policy::limited(10)
+            };
+            reqwest::Client::builder()
+                .user_agent(concat!(
+                    "airbyte-rust-connectors/",
+                    env!("CARGO_PKG_VERSION")
+                ))
+                .connect_timeout(connect)
+                .read_timeout(read_idle)
+                .pool_idle_timeout(Duration::from_secs(60))
+                .redirect(redirects)
+                .build()
+                .map_err(|e| Error::system(format!("could not build the HTTP client: {e}")))
+        };
+        let mut trusted = vec![base.origin()];
+        if let Some(o) = &origin_override {
+            trusted.push(o.origin());
+        }
         Ok(Requester {
-            client,
+            client: build(true)?,
+            anonymous_client: build(false)?,
             base_url: base,
             origin_override,
+            trusted_origins: Arc::new(trusted),
             auth: Arc::new(NoAuth),
             budget: ApiBudget::unlimited(),
             handlers: HandlerChain::new(),
@@ -335,6 +425,26 @@ impl Requester {
             .map_err(|e| Error::system(format!("invalid path {url}: {e}")))
     }
 
+    /// Refuses, before anything is sent, a URL that is not http(s) (retrying cannot help) and
+    /// an authenticated request to an origin other than the API's: a `links.next` naming
+    /// another host must not receive the credentials.
+    fn check_target(&self, url: &url::Url, req: &HttpRequest) -> Result<()> {
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(Error::system(format!(
+                "Refusing to request a {} link: only http and https URLs are followed",
+                url.scheme()
+            )));
+        }
+        if req.authenticate && !self.trusted_origins.contains(&url.origin()) {
+            return Err(Error::system(format!(
+                "Refusing to send credentials to {}: the API pointed to a host other than its own ({})",
+                url.origin().ascii_serialization(),
+                self.base_url.origin().ascii_serialization()
+            )));
+        }
+        Ok(())
+    }
+
     /// Sends `req` with this requester's handlers.
     pub async fn send(&self, req: &HttpRequest) -> Result<Outcome> {
         self.send_with(req, &self.handlers).await
@@ -353,6 +463,12 @@ impl Requester {
             u.set_query(None);
             u.to_string()
         };
+        self.check_target(&url, req)?;
+        let client = if req.authenticate {
+            &self.client
+        } else {
+            &self.anonymous_client
+        };
         let max_attempts = self.retry.max_retries + 1;
         let mut refreshed = false;
         let mut attempt: u32 = 0;
@@ -360,17 +476,23 @@ impl Requester {
             attempt += 1;
             self.budget.acquire(req.method.as_str(), &url).await;
             let mut builder = match req.method {
-                Method::Get => self.client.get(url.clone()),
-                Method::Post => self.client.post(url.clone()),
+                Method::Get => client.get(url.clone()),
+                Method::Post => client.post(url.clone()),
             };
             for (k, v) in self.default_headers.iter().chain(req.headers.iter()) {
                 builder = builder.header(k.as_str(), v.as_str());
             }
-            if req.authenticate {
-                for (k, v) in self.auth.headers(&self.client).await? {
-                    builder = builder.header(k, v);
-                }
+            let sent_auth = if req.authenticate {
+                self.auth.headers(&self.client).await?
+            } else {
+                Vec::new()
+            };
+            for (k, v) in &sent_auth {
+                builder = builder.header(k.as_str(), v.as_str());
             }
+            // Set when a 2xx answer could not be used (see `Expect`): retried, and a
+            // `system_error` rather than a transient one if it never reads.
+            let mut unreadable = false;
             builder = match &req.body {
                 Some(RequestBody::Json(v)) => builder.json(v),
                 Some(RequestBody::Form(f)) => builder.form(f),
@@ -400,10 +522,15 @@ impl Requester {
                             Value::Null,
                         ),
                         Ok(bytes) => {
-                            let body: Value = if bytes.is_empty() {
-                                Value::Null
+                            let parsed: std::result::Result<Value, String> = if bytes.is_empty() {
+                                Err("the body is empty".into())
                             } else {
-                                serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+                                serde_json::from_slice(&bytes)
+                                    .map_err(|e| format!("the body is not valid JSON ({e})"))
+                            };
+                            let (body, decode_error) = match parsed {
+                                Ok(v) => (v, None),
+                                Err(e) => (Value::Null, Some(e)),
                             };
                             let text = String::from_utf8_lossy(&bytes);
                             let view = ResponseView {
@@ -413,7 +540,22 @@ impl Requester {
                                 text: &text,
                                 url: &display_url,
                             };
-                            let action = handlers.classify(&view);
+                            let action = match handlers.classify(&view) {
+                                ResponseAction::Success => match unusable(
+                                    &req.expect,
+                                    status,
+                                    decode_error,
+                                    &body,
+                                    &display_url,
+                                ) {
+                                    Some(message) => {
+                                        unreadable = true;
+                                        ResponseAction::retry(message)
+                                    }
+                                    None => ResponseAction::Success,
+                                },
+                                other => other,
+                            };
                             (action, headers, status, body)
                         }
                     }
@@ -440,7 +582,7 @@ impl Requester {
                     if status == 401
                         && req.authenticate
                         && !refreshed
-                        && self.auth.on_unauthorized(&self.client).await?
+                        && self.auth.on_unauthorized(&self.client, &sent_auth).await?
                     {
                         refreshed = true;
                         attempt -= 1;
@@ -459,8 +601,13 @@ impl Requester {
                         } else {
                             "Exhausted available request attempts"
                         };
+                        let failure_type = if unreadable {
+                            FailureType::SystemError
+                        } else {
+                            FailureType::TransientError
+                        };
                         return Err(Error::of_type(
-                            FailureType::TransientError,
+                            failure_type,
                             format!("{failure} after {attempt} attempts. Last error: {message}"),
                         ));
                     }
@@ -492,6 +639,55 @@ impl Requester {
             }
         }
     }
+}
+
+/// Why a 2xx answer the handlers accepted cannot be used as `expect` demands, if it cannot.
+fn unusable(
+    expect: &Expect,
+    status: u16,
+    decode_error: Option<String>,
+    body: &Value,
+    url: &str,
+) -> Option<String> {
+    let path = match expect {
+        Expect::Anything => return None,
+        Expect::Json => &[][..],
+        Expect::JsonAt(path) => path.as_slice(),
+    };
+    if let Some(e) = decode_error {
+        // "No Content" is an answer without a body by definition; fine unless records were due.
+        if status == 204 && path.is_empty() {
+            return None;
+        }
+        return Some(format!(
+            "The answer of {url} (HTTP {status}) cannot be read: {e}"
+        ));
+    }
+    let mut cur = body;
+    for (depth, key) in path.iter().enumerate() {
+        match cur.get(key.as_str()) {
+            Some(next) => cur = next,
+            None => {
+                return Some(format!(
+                "The answer of {url} (HTTP {status}) has no \"{}\", where the records are expected",
+                path[..=depth].join(".")
+            ))
+            }
+        }
+    }
+    // A list, one object (one record) or null (none) are records; a scalar is not.
+    if !path.is_empty() && !matches!(cur, Value::Array(_) | Value::Object(_) | Value::Null) {
+        let kind = match cur {
+            Value::String(_) => "a string",
+            Value::Number(_) => "a number",
+            _ => "a boolean",
+        };
+        return Some(format!(
+            "The answer of {url} (HTTP {status}) holds {kind} at \"{}\", where records are expected",
+            path.join(".")
+        ));
+    }
+    None
 }
 
 /// reqwest errors print the URL, which may carry secrets in its query; keep the reason only.

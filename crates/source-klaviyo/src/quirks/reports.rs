@@ -168,6 +168,13 @@ impl Reports {
         let retriever = SimpleRetriever::new(&self.requester, request)
             .paginator(Paginator::next_url("links.next"))
             .selector(selector)
+            // Every report answer holds its rows at `data.attributes.results`, whichever
+            // selector reads them: an answer without them is retried, then fails.
+            .expect(Expect::JsonAt(vec![
+                "data".into(),
+                "attributes".into(),
+                "results".into(),
+            ]))
             .handlers(report_handlers());
         let key: Vec<&str> = std::iter::once("date")
             .chain(groupings.iter().copied())
