@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::OnceLock;
 
 use connector_runtime::env::RunEnv;
 use connector_runtime::output::{Captured, Output};
@@ -18,32 +17,10 @@ pub mod fake_apis;
 pub mod quota_api;
 pub mod raw_server;
 
-const PROTOCOL_YAML: &str =
-    include_str!("../../crates/airbyte-protocol/schema/airbyte_protocol.yaml");
-
-fn protocol_validator() -> &'static jsonschema::Validator {
-    static V: OnceLock<jsonschema::Validator> = OnceLock::new();
-    V.get_or_init(|| {
-        let yaml: Value = serde_yaml::from_str(PROTOCOL_YAML).expect("protocol yaml parses");
-        let schema = json!({
-            "$schema": "http://json-schema.org/draft-07/schema#",
-            "$ref": "#/definitions/AirbyteMessage",
-            "definitions": yaml["definitions"].clone(),
-        });
-        jsonschema::options()
-            .with_draft(jsonschema::Draft::Draft7)
-            .build(&schema)
-            .expect("protocol schema compiles")
-    })
-}
-
 /// Panics unless `message` is a valid Airbyte message.
 pub fn assert_valid_message(message: &Value) {
-    let v = protocol_validator();
-    let errors: Vec<String> = v
-        .iter_errors(message)
-        .map(|e| format!("{} at {}", e, e.instance_path))
-        .collect();
+    let errors = airbyte_protocol::validation::message_errors(message)
+        .unwrap_or_else(|e| panic!("the protocol schema does not compile: {e}"));
     assert!(
         errors.is_empty(),
         "invalid Airbyte message {message}: {errors:?}"

@@ -6,6 +6,9 @@
 //! loss. Unknown fields on input are tolerated, as the protocol marks every object with
 //! `additionalProperties: true`.
 
+#[cfg(feature = "validation")]
+pub mod validation;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 

@@ -5,36 +5,12 @@
 //! with a STATE, and nothing reported an error.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
 
-use serde_json::{json, Value};
-
-const PROTOCOL_YAML: &str = include_str!("../../airbyte-protocol/schema/airbyte_protocol.yaml");
-
-/// The Airbyte protocol's `AirbyteMessage` schema, compiled once.
-fn protocol() -> Result<&'static jsonschema::Validator, String> {
-    static V: OnceLock<Result<jsonschema::Validator, String>> = OnceLock::new();
-    V.get_or_init(|| {
-        let yaml: Value =
-            serde_yaml::from_str(PROTOCOL_YAML).map_err(|e| format!("protocol schema: {e}"))?;
-        let schema = json!({
-            "$schema": "http://json-schema.org/draft-07/schema#",
-            "$ref": "#/definitions/AirbyteMessage",
-            "definitions": yaml["definitions"].clone(),
-        });
-        jsonschema::options()
-            .with_draft(jsonschema::Draft::Draft7)
-            .build(&schema)
-            .map_err(|e| format!("protocol schema: {e}"))
-    })
-    .as_ref()
-    .map_err(Clone::clone)
-}
+use serde_json::Value;
 
 /// Parses protocol output: one JSON Airbyte message per line, each valid against the protocol
 /// schema (as the in-process test harness checks every line).
 pub fn parse_lines(raw: &str) -> Result<Vec<Value>, String> {
-    let validator = protocol()?;
     raw.lines()
         .filter(|l| !l.trim().is_empty())
         .map(|line| {
@@ -43,10 +19,7 @@ pub fn parse_lines(raw: &str) -> Result<Vec<Value>, String> {
             if !v["type"].is_string() {
                 return Err(format!("not an Airbyte message (no type): {line}"));
             }
-            let errors: Vec<String> = validator
-                .iter_errors(&v)
-                .map(|e| format!("{e} at {}", e.instance_path))
-                .collect();
+            let errors = airbyte_protocol::validation::message_errors(&v)?;
             if errors.is_empty() {
                 Ok(v)
             } else {
