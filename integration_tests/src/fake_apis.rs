@@ -14,7 +14,7 @@ use connector_runtime::env::RunEnv;
 use connector_runtime::source::DynSource;
 use serde_json::{json, Value};
 
-use crate::raw_server::{RawAnswer, RawRequest, RawServer};
+use connector_testkit::raw_server::{RawAnswer, RawRequest, RawServer};
 
 /// The connectors, by their main paginated stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

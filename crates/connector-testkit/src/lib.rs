@@ -1,8 +1,12 @@
-//! Test harness: run a connector in-process against a mock API and inspect what it printed.
+//! Test harness: run a connector in-process against a local API and inspect what it printed.
 //!
 //! Every line a connector writes is parsed and validated against the Airbyte protocol schema
 //! (`crates/airbyte-protocol/schema/airbyte_protocol.yaml`); a test fails on the first
 //! message that does not validate, whatever it was asserting.
+//!
+//! It is its own crate, apart from the connectors' tests, so that the runtime's integration
+//! tests (`crates/connector-runtime/tests/`) can use it without depending on any source: the
+//! runtime dev-depends on this crate, which depends on the runtime's one normal build.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -13,8 +17,6 @@ use connector_runtime::secrets::Secrets;
 use connector_runtime::source::{DynSource, Source};
 use serde_json::{json, Value};
 
-pub mod fake_apis;
-pub mod quota_api;
 pub mod raw_server;
 
 /// Panics unless `message` is a valid Airbyte message.
