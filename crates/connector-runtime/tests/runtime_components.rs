@@ -3,7 +3,7 @@
 
 use connector_runtime::async_retriever::{AsyncJobApi, AsyncRetriever, JobLimits, JobStatus};
 use connector_runtime::prelude::*;
-use integration_tests::{catalog, env, read, DeclaredSource};
+use connector_testkit::{catalog, env, read, DeclaredSource};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
@@ -34,7 +34,7 @@ async fn read_stream(
     server: &MockServer,
     source: &DeclaredSource,
     stream: &str,
-) -> integration_tests::Run {
+) -> connector_testkit::Run {
     read(
         source,
         env(VAR, &server.uri(), NOW),

@@ -1,7 +1,7 @@
 //! The runtime's mechanisms end to end, through a small test-only source.
 
 use connector_runtime::prelude::*;
-use integration_tests::{catalog, env, read, state_for, with_config};
+use connector_testkit::{catalog, env, read, state_for, with_config};
 use wiremock::matchers::{method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

@@ -10,7 +10,7 @@ use connector_runtime::output::{Captured, Output};
 use connector_runtime::prelude::*;
 use connector_runtime::protocol::{AirbyteMessage, LogLevel};
 use connector_runtime::secrets::Secrets;
-use integration_tests::{catalog, env, read, DeclaredSource};
+use connector_testkit::{catalog, env, read, DeclaredSource};
 use wiremock::matchers::{body_string, header, method, path, query_param};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -738,7 +738,7 @@ fn exponential(max_retries: u32) -> RetryPolicy {
     }
 }
 
-async fn read_items(server: &MockServer, source: &DeclaredSource) -> integration_tests::Run {
+async fn read_items(server: &MockServer, source: &DeclaredSource) -> connector_testkit::Run {
     read(
         source,
         test_env(server),
@@ -1263,7 +1263,7 @@ async fn authenticated_requests_go_to_the_api_origin_only() {
 
 #[tokio::test]
 async fn a_stalled_answer_times_out_and_is_retried() {
-    use integration_tests::raw_server::{RawAnswer, RawServer};
+    use connector_testkit::raw_server::{RawAnswer, RawServer};
     let hits = Arc::new(AtomicI64::new(0));
     let h = hits.clone();
     let server = RawServer::start(move |_req| {

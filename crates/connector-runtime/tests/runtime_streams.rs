@@ -4,8 +4,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use connector_runtime::prelude::*;
+use connector_testkit::{catalog, env, read, state_for, DeclaredSource, Run};
 use futures::StreamExt;
-use integration_tests::{catalog, env, read, state_for, DeclaredSource, Run};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
