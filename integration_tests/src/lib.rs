@@ -5,4 +5,5 @@
 pub use connector_testkit::*;
 
 pub mod fake_apis;
+pub mod klaviyo;
 pub mod quota_api;

@@ -2,60 +2,14 @@
 //! error and rate-limit handling (API key errors, `Retry-After`, report skips and quota).
 
 use connector_runtime::prelude::*;
-use integration_tests::{catalog, env, read, state_for, with_config, Run};
+use integration_tests::klaviyo::{config, empty, get, ok, run_read, sorted, KEY};
+use integration_tests::{env, with_config};
 use source_klaviyo::{SourceKlaviyo, BASE_URL_VAR};
-use wiremock::matchers::{body_partial_json, header, method, path, query_param};
-use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate};
+use wiremock::matchers::{body_partial_json, method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const KEY: &str = "pk_test_secret_key";
 const INVALID_KEY: &str =
     "Please provide a valid API key and make sure it has permissions to read specified streams.";
-
-fn config() -> Value {
-    json!({"api_key": KEY, "start_date": "2024-01-01T00:00:00Z"})
-}
-
-fn get(p: &str) -> MockBuilder {
-    Mock::given(method("GET"))
-        .and(path(p.to_string()))
-        .and(header(
-            "Authorization",
-            format!("Klaviyo-API-Key {KEY}").as_str(),
-        ))
-        .and(header("Revision", "2024-10-15"))
-}
-
-fn ok(body: Value) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(body)
-}
-
-fn empty() -> ResponseTemplate {
-    ok(json!({"data": [], "links": {"next": null}}))
-}
-
-async fn run_read(
-    server: &MockServer,
-    now: &str,
-    cfg: &Value,
-    stream: &str,
-    state: Option<Value>,
-) -> Run {
-    read(
-        &SourceKlaviyo,
-        env(BASE_URL_VAR, &server.uri(), now),
-        cfg,
-        &catalog(&[(stream, "incremental")]),
-        state.map(|s| state_for(stream, s)).as_ref(),
-    )
-    .await
-}
-
-fn sorted(mut state: Value) -> Value {
-    if let Some(states) = state.get_mut("states").and_then(Value::as_array_mut) {
-        states.sort_by_key(|e| e["partition"].to_string());
-    }
-    state
-}
 
 /// One campaigns request per partition, each starting where `starts` says.
 async fn mount_campaign_partitions(server: &MockServer, starts: &[(&str, &str, &str)]) {

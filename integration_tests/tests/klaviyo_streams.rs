@@ -2,46 +2,22 @@
 //! state, against a wiremock Klaviyo.
 
 use connector_runtime::prelude::*;
-use integration_tests::{catalog, env, read, run, state_for, with_config, Run};
+use integration_tests::klaviyo::{self, config, ok, sorted, KEY};
+use integration_tests::{env, run, with_config, Run};
 use source_klaviyo::{SourceKlaviyo, BASE_URL_VAR};
-use wiremock::matchers::{
-    body_partial_json, header, method, path, query_param, query_param_is_missing,
-};
-use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate};
-
-const KEY: &str = "pk_test_secret_key";
-
-fn config() -> Value {
-    json!({"api_key": KEY, "start_date": "2024-01-01T00:00:00Z"})
-}
+use wiremock::matchers::{body_partial_json, header, query_param, query_param_is_missing};
+use wiremock::{MockBuilder, MockServer, ResponseTemplate};
 
 /// A GET on `p` carrying the headers every Klaviyo request must have.
 fn get(p: &str) -> MockBuilder {
-    Mock::given(method("GET"))
-        .and(path(p.to_string()))
-        .and(header(
-            "Authorization",
-            format!("Klaviyo-API-Key {KEY}").as_str(),
-        ))
-        .and(header("Accept", "application/json"))
-        .and(header("Revision", "2024-10-15"))
+    klaviyo::get(p).and(header("Accept", "application/json"))
 }
 
 fn post(p: &str) -> MockBuilder {
-    Mock::given(method("POST"))
-        .and(path(p.to_string()))
-        .and(header(
-            "Authorization",
-            format!("Klaviyo-API-Key {KEY}").as_str(),
-        ))
-        .and(header("Revision", "2024-10-15"))
-        .and(header("Content-Type", "application/json"))
+    klaviyo::request("POST", p).and(header("Content-Type", "application/json"))
 }
 
-fn ok(body: Value) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(body)
-}
-
+/// Reads `stream` and requires a successful run whose records match the discovered schema.
 async fn run_read(
     server: &MockServer,
     now: &str,
@@ -49,14 +25,7 @@ async fn run_read(
     stream: &str,
     state: Option<Value>,
 ) -> Run {
-    let run = read(
-        &SourceKlaviyo,
-        env(BASE_URL_VAR, &server.uri(), now),
-        cfg,
-        &catalog(&[(stream, "incremental")]),
-        state.map(|s| state_for(stream, s)).as_ref(),
-    )
-    .await;
+    let run = klaviyo::run_read(server, now, cfg, stream, state).await;
     assert_eq!(run.code, 0, "{}", run.raw);
     assert_records_match_schema(server, now, cfg, stream, &run).await;
     run
@@ -97,14 +66,6 @@ async fn assert_records_match_schema(
             "{stream} record {record} does not match its schema: {errors:?}"
         );
     }
-}
-
-/// Per-partition states sorted by partition, so completion order does not matter.
-fn sorted(mut state: Value) -> Value {
-    if let Some(states) = state.get_mut("states").and_then(Value::as_array_mut) {
-        states.sort_by_key(|e| e["partition"].to_string());
-    }
-    state
 }
 
 #[tokio::test]
