@@ -6,7 +6,7 @@ use source_klaviyo::{SourceKlaviyo, BASE_URL_VAR};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate};
 
-use crate::{catalog, env, read, state_for, Run};
+use crate::{catalog, env, ok, read, state_for, Run};
 
 /// The API key of [`config`]; tests also check that it never appears in the output.
 pub const KEY: &str = "pk_test_secret_key";
@@ -31,11 +31,6 @@ pub fn request(verb: &str, p: &str) -> MockBuilder {
 /// A GET on `p`, authenticated as [`request`] requires.
 pub fn get(p: &str) -> MockBuilder {
     request("GET", p)
-}
-
-/// HTTP 200 with `body` as JSON.
-pub fn ok(body: Value) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(body)
 }
 
 /// The last (and only) page of an empty list.

@@ -2,8 +2,8 @@
 //! error and rate-limit handling (API key errors, `Retry-After`, report skips and quota).
 
 use connector_runtime::prelude::*;
-use integration_tests::klaviyo::{config, empty, get, ok, run_read, sorted, KEY};
-use integration_tests::{env, with_config};
+use integration_tests::klaviyo::{config, empty, get, run_read, sorted, KEY};
+use integration_tests::{env, ok, with_config};
 use source_klaviyo::{SourceKlaviyo, BASE_URL_VAR};
 use wiremock::matchers::{body_partial_json, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};

@@ -2,8 +2,8 @@
 //! state, against a wiremock Klaviyo.
 
 use connector_runtime::prelude::*;
-use integration_tests::klaviyo::{self, config, ok, sorted, KEY};
-use integration_tests::{env, run, with_config, Run};
+use integration_tests::klaviyo::{self, config, sorted, KEY};
+use integration_tests::{env, ok, run, with_config, Run};
 use source_klaviyo::{SourceKlaviyo, BASE_URL_VAR};
 use wiremock::matchers::{body_partial_json, header, query_param, query_param_is_missing};
 use wiremock::{MockBuilder, MockServer, ResponseTemplate};

@@ -3,7 +3,7 @@
 
 use connector_runtime::async_retriever::{AsyncJobApi, AsyncRetriever, JobLimits, JobStatus};
 use connector_runtime::prelude::*;
-use connector_testkit::{catalog, env, read, DeclaredSource};
+use connector_testkit::{catalog, env, ok, read, DeclaredSource};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
@@ -16,10 +16,6 @@ fn requester(ctx: &SourceContext) -> Result<Requester> {
             HeaderAuth::new("X-Api-Key", "key-components-0123"),
         )),
     )
-}
-
-fn ok(body: Value) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(body)
 }
 
 fn day() -> CursorFormat {

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use connector_runtime::prelude::*;
-use connector_testkit::{catalog, env, read, state_for, DeclaredSource, Run};
+use connector_testkit::{catalog, env, ok, read, state_for, DeclaredSource, Run};
 use futures::StreamExt;
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
@@ -45,10 +45,6 @@ async fn read_one(
         state.as_ref(),
     )
     .await
-}
-
-fn ok(body: Value) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(body)
 }
 
 // ---- paginators and record selection ----

@@ -219,6 +219,11 @@ pub async fn run(source: &dyn DynSource, env: RunEnv, args: &[&str]) -> Run {
     }
 }
 
+/// HTTP 200 with `body` as JSON: the answer of most mocked API requests.
+pub fn ok(body: Value) -> wiremock::ResponseTemplate {
+    wiremock::ResponseTemplate::new(200).set_body_json(body)
+}
+
 /// A configured catalog reading `streams` in the given sync mode ("incremental" or
 /// "full_refresh").
 pub fn catalog(streams: &[(&str, &str)]) -> Value {
