@@ -1,38 +1,15 @@
 //! source-pinterest: the async report flow (create, poll, refresh the URL, download, coerce),
 //! failed and timed-out jobs, and custom reports (names, bodies, status chunks, state).
 
-use integration_tests::{catalog, env, read, state_for};
+use integration_tests::pinterest::{self, columns, NOW};
+use integration_tests::{catalog, env, ok, read, state_for};
 use serde_json::{json, Value};
 use source_pinterest::{SourcePinterest, BASE_URL_VAR};
 use wiremock::matchers::{body_json, body_partial_json, header_exists, method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-const NOW: &str = "2024-04-10T12:00:00Z";
-
 fn config() -> Value {
-    json!({
-        "start_date": "2024-04-01",
-        "credentials": {
-            "auth_method": "oauth2.0",
-            "client_id": "cid",
-            "client_secret": "csecret-123",
-            "refresh_token": "rtoken-123",
-            "access_token": "atoken-123",
-            "token_expiry_date": "2099-01-01T00:00:00+00:00"
-        }
-    })
-}
-
-fn ok(body: Value) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(body)
-}
-
-fn columns(list: &str) -> Value {
-    let all: Value = serde_json::from_str(include_str!(
-        "../../crates/source-pinterest/resources/columns.json"
-    ))
-    .unwrap();
-    all[list]["columns"].clone()
+    pinterest::config("2024-04-01")
 }
 
 async fn one_account(server: &MockServer) {

@@ -1,30 +1,15 @@
 //! source-pinterest: spec, check, discover, OAuth, list streams, semi-incremental streams,
 //! synchronous analytics, per-partition state and error handling, against a mock Pinterest API.
 
-use integration_tests::{catalog, env, read, run, state_for, with_config};
+use integration_tests::pinterest::{self, NOW};
+use integration_tests::{catalog, env, ok, read, run, state_for, with_config};
 use serde_json::{json, Value};
 use source_pinterest::{SourcePinterest, BASE_URL_VAR};
 use wiremock::matchers::{body_string, header, method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const NOW: &str = "2024-04-10T12:00:00Z";
-
 fn config() -> Value {
-    json!({
-        "start_date": "2024-01-01",
-        "credentials": {
-            "auth_method": "oauth2.0",
-            "client_id": "cid",
-            "client_secret": "csecret-123",
-            "refresh_token": "rtoken-123",
-            "access_token": "atoken-123",
-            "token_expiry_date": "2099-01-01T00:00:00+00:00"
-        }
-    })
-}
-
-fn ok(body: Value) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(body)
+    pinterest::config("2024-01-01")
 }
 
 async fn get(server: &MockServer, p: &str, query: &[(&str, &str)], resp: ResponseTemplate, n: u64) {
