@@ -5,7 +5,7 @@ use connector_runtime::async_retriever::{AsyncJobApi, AsyncRetriever, JobLimits,
 use connector_runtime::prelude::*;
 use connector_testkit::{catalog, env, ok, read, DeclaredSource};
 use wiremock::matchers::{method, path, query_param};
-use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+use wiremock::{Mock, MockServer, Request};
 
 const VAR: &str = "COMPONENTS_TEST_BASE_URL";
 const NOW: &str = "2024-01-10T12:00:00Z";
