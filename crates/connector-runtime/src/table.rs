@@ -461,6 +461,12 @@ impl StreamBuilder {
         self
     }
 
+    /// Applies a source's rule that sets several parts at once, or some only under a condition
+    /// of the config (`.apply(s.deleted("ADGROUP_STATUS_ALL"))`), without breaking the row.
+    pub fn apply(self, rule: impl FnOnce(Self) -> Self) -> Self {
+        rule(self)
+    }
+
     /// The declared stream. A malformed request template, a missing schema or a retriever
     /// part set on a custom retriever is a system error here, before any request.
     pub fn build(self) -> Result<Arc<DeclarativeStream>> {
