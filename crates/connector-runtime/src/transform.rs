@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Number, Value};
 
-use crate::stream::Slice;
+use crate::stream::{Slice, Transformation};
 
 /// Reads a value at a path of object keys.
 pub fn get_path<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
@@ -50,7 +50,7 @@ pub fn remove_path(v: &mut Value, path: &[&str]) -> Option<Value> {
 /// field at `to` to a copy of the value at `from` (dotted paths), null when `from` is missing,
 /// as the CDK's interpolation of a missing key gives `None`. Sources use it to lift a nested
 /// cursor (`attributes.updated`) to the top level, where cursors and primary keys are read.
-pub fn add_field(to: &str, from: &str) -> Arc<dyn Fn(&mut Value, &Slice) + Send + Sync> {
+pub fn add_field(to: &str, from: &str) -> Transformation {
     let to: Vec<String> = to.split('.').map(str::to_string).collect();
     let from: Vec<String> = from.split('.').map(str::to_string).collect();
     Arc::new(move |record: &mut Value, _: &Slice| {
