@@ -3,7 +3,8 @@
 //! Sources declare streams; this crate does everything else, once: the CLI contract
 //! ([`cli`]), config/catalog/state files ([`config`]), HTTP with auth, budgets and retries
 //! ([`http`]), request templates ([`template`]), pagination and record selection
-//! ([`stream`]), partitions ([`partition`]), datetime cursors and per-partition state in
+//! ([`stream`]), stream tables with source-wide defaults ([`table`]) and schemas found by stream
+//! name ([`schemas`]), partitions ([`partition`]), datetime cursors and per-partition state in
 //! the official JSON shapes ([`datetime`], [`state`]), concurrency and checkpointing ([`sync`]), protocol output with secret masking
 //! ([`output`], [`secrets`], [`logging`]), and the async retriever for APIs that prepare
 //! records as jobs ([`async_retriever`]). The vocabulary is the Airbyte declarative CDK's.
@@ -20,11 +21,13 @@ pub mod http;
 pub mod logging;
 pub mod output;
 pub mod partition;
+pub mod schemas;
 pub mod secrets;
 pub mod source;
 pub mod state;
 pub mod stream;
 pub mod sync;
+pub mod table;
 pub mod template;
 pub mod transform;
 
@@ -47,6 +50,7 @@ pub mod prelude {
         canonical, partition, CustomRouter, ParentFields, Partition, PartitionRouter,
         SubstreamRouter,
     };
+    pub use crate::schemas::Schemas;
     pub use crate::source::{schema, spec_from_json, Source, SourceContext};
     pub use crate::state::StateShape;
     pub use crate::stream::{
@@ -54,8 +58,11 @@ pub mod prelude {
         RequestSpec, Retriever, SimpleRetriever, Slice,
     };
     pub use crate::sync::read_parent;
+    pub use crate::table::{StreamBuilder, StreamDefaults};
     pub use crate::template::RequestTemplate;
-    pub use crate::transform::{drop_top_level_nulls, get_path, normalize, remove_path, set_path};
+    pub use crate::transform::{
+        add_field, drop_top_level_nulls, get_path, normalize, remove_path, set_path,
+    };
     pub use airbyte_protocol::FailureType;
     pub use chrono::{DateTime, Duration, Utc};
     pub use serde_json::{json, Value};

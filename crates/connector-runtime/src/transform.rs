@@ -1,7 +1,11 @@
 //! Record transformations: add, copy and remove fields, and normalise values to the
 //! declared schema (the CDK's `TypeTransformer` with default normalisation).
 
+use std::sync::Arc;
+
 use serde_json::{Map, Number, Value};
+
+use crate::stream::{Slice, Transformation};
 
 /// Reads a value at a path of object keys.
 pub fn get_path<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
@@ -40,6 +44,21 @@ pub fn remove_path(v: &mut Value, path: &[&str]) -> Option<Value> {
         cur = cur.get_mut(*k)?;
     }
     cur.as_object_mut()?.remove(*last)
+}
+
+/// The CDK's `AddFields` transformation with a value taken from the record itself: sets the
+/// field at `to` to a copy of the value at `from` (dotted paths), null when `from` is missing,
+/// as the CDK's interpolation of a missing key gives `None`. Sources use it to lift a nested
+/// cursor (`attributes.updated`) to the top level, where cursors and primary keys are read.
+pub fn add_field(to: &str, from: &str) -> Transformation {
+    let to: Vec<String> = to.split('.').map(str::to_string).collect();
+    let from: Vec<String> = from.split('.').map(str::to_string).collect();
+    Arc::new(move |record: &mut Value, _: &Slice| {
+        let from: Vec<&str> = from.iter().map(String::as_str).collect();
+        let to: Vec<&str> = to.iter().map(String::as_str).collect();
+        let value = get_path(record, &from).cloned().unwrap_or(Value::Null);
+        set_path(record, &to, value);
+    })
 }
 
 /// Removes top-level keys whose value is null (the official connectors drop them).
@@ -209,5 +228,27 @@ mod tests {
         let mut r = json!({"a": null, "b": {"c": null}});
         drop_top_level_nulls(&mut r);
         assert_eq!(r, json!({"b": {"c": null}}));
+    }
+
+    #[test]
+    fn add_field_copies_a_nested_value_or_null() {
+        let slice = Slice {
+            partition: Default::default(),
+            window: None,
+        };
+        let lift = add_field("updated", "attributes.updated");
+        let mut r = json!({"id": "1", "attributes": {"updated": "2024-01-01T00:00:00+0000"}});
+        lift(&mut r, &slice);
+        assert_eq!(r["updated"], json!("2024-01-01T00:00:00+0000"));
+        assert_eq!(
+            r["attributes"]["updated"],
+            json!("2024-01-01T00:00:00+0000")
+        );
+        let mut r = json!({"id": "2", "attributes": {}, "updated": "stale"});
+        lift(&mut r, &slice);
+        assert_eq!(r["updated"], Value::Null);
+        let mut r = json!({"id": "3"});
+        add_field("meta.copy", "id")(&mut r, &slice);
+        assert_eq!(r, json!({"id": "3", "meta": {"copy": "3"}}));
     }
 }

@@ -4,7 +4,8 @@
 //! Where things are: [`streams`] is the stream table (one row per stream); [`config`] the
 //! typed config and its migration; [`auth`] the OAuth config variants; [`errors`] the general
 //! and analytics error handlers, backoffs and the request budget; [`reports`] the async
-//! report job rules; [`quirks`] what single streams do differently, one module per quirk.
+//! report job rules and the report streams; [`quirks`] what single streams do differently,
+//! one module per quirk.
 
 pub mod auth;
 pub mod config;

@@ -11,7 +11,7 @@ use connector_runtime::prelude::*;
 use crate::quirks::report_records::report_record;
 use crate::quirks::requester::query_too_large;
 use crate::quirks::{py_json, py_list};
-use crate::streams::Defaults;
+use crate::streams::{Defaults, Row};
 
 /// The `report_type` parameter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,19 +2,18 @@
 //! row per stream.
 //!
 //! A row names the stream once; its schema is the file of that name under
-//! `resources/schemas/` (embedded by the build script). What every TikTok stream shares is
-//! set once, in [`Defaults::stream`]: the requester (result codes, retry and rate budget), the
-//! partition router (one partition per advertiser), the `advertiser_id` query parameter, the
-//! record selector (`data.list`), the page-number paginator when a page size is given, and
-//! record normalisation. A row states only what differs; a true quirk is named in the row
-//! (`.router(campaigns::per_buying_type(..))`) and lives in [`crate::quirks`]. Report rows
-//! are the report family's vocabulary from [`crate::reports`].
+//! `resources/schemas/` ([`SCHEMAS`]). What every TikTok stream shares is set once, in the
+//! runtime's [`StreamDefaults`] built by [`Streams::new`]: the requester (result codes, retry
+//! and rate budget), the partition router (one partition per advertiser), the `advertiser_id`
+//! query parameter (last), the record selector (`data.list`) and record normalisation. A row
+//! states only what differs, with the runtime's row builder and TikTok's own rules
+//! ([`Row::pages`], [`Defaults::modified`], [`Defaults::deleted`]); a true quirk is named in
+//! the row (`.router(campaigns::per_buying_type(..))`) and lives in [`crate::quirks`]. Report
+//! rows are the report family's vocabulary from [`crate::reports`].
 
 use std::ops::Deref;
 
-use connector_runtime::http::ErrorHandler;
 use connector_runtime::prelude::*;
-use connector_runtime::stream::{RecordFilter, Transformation};
 
 use crate::config::Config;
 use crate::quirks::advertisers::{self, AdvertiserBatches, PerAdvertiser};
@@ -37,11 +36,11 @@ pub fn table(s: &Streams) -> Result<Vec<Arc<DeclarativeStream>>> {
         s.report("ad_group_audience_reports_by_platform_daily", Audience, AdGroup, PLATFORM, Daily, AD_GROUPS_AUDIENCE)?,
         s.report("ad_group_audience_reports_daily", Audience, AdGroup, GENDER_AGE, Daily, AD_GROUPS_AUDIENCE)?,
         s.stream("ad_groups", "adgroup/get/").pages(1000).key(&["adgroup_id"])
-            .modified().deleted("ADGROUP_STATUS_ALL").build()?,
+            .incremental(s.modified()).apply(s.deleted("ADGROUP_STATUS_ALL")).build()?,
         s.report("ad_groups_reports_daily", Basic, AdGroup, NO_BREAKDOWN, Daily, AD_GROUPS)?,
         s.report("ad_groups_reports_hourly", Basic, AdGroup, NO_BREAKDOWN, Hourly, AD_GROUPS)?,
         s.report("ad_groups_reports_lifetime", Basic, AdGroup, NO_BREAKDOWN, Lifetime, AD_GROUPS)?,
-        s.stream("ads", "ad/get/").pages(1000).key(&["ad_id"]).modified()
+        s.stream("ads", "ad/get/").pages(1000).key(&["ad_id"]).incremental(s.modified())
             .query_with("filtering", ads::filtering(s.config.include_deleted()))
             .filter(ads::has_modify_time).build()?,
         s.report("ads_audience_reports_by_country_daily", Audience, Ad, COUNTRY, Daily, ADS_AUDIENCE)?,
@@ -53,7 +52,8 @@ pub fn table(s: &Streams) -> Result<Vec<Arc<DeclarativeStream>>> {
         s.report("ads_reports_lifetime", Basic, Ad, NO_BREAKDOWN, Lifetime, ADS)?,
         s.advertisers.clone(),
         s.stream("audiences", "dmp/custom_audience/list/").pages(100).key(&["audience_id"]).build()?,
-        s.stream("campaigns", "campaign/get/").pages(1000).key(&["campaign_id"]).modified()
+        s.stream("campaigns", "campaign/get/").pages(1000).key(&["campaign_id"])
+            .incremental(s.modified())
             .router(campaigns::per_buying_type(s.per_advertiser()))
             .query_with("filtering", campaigns::filtering(s.config.include_deleted())).build()?,
         s.report("campaigns_audience_reports_by_country_daily", Audience, Campaign, COUNTRY, Daily, CAMPAIGNS)?,
@@ -63,13 +63,13 @@ pub fn table(s: &Streams) -> Result<Vec<Arc<DeclarativeStream>>> {
         s.report("campaigns_reports_hourly", Basic, Campaign, NO_BREAKDOWN, Hourly, CAMPAIGNS)?,
         s.report("campaigns_reports_lifetime", Basic, Campaign, NO_BREAKDOWN, Lifetime, CAMPAIGNS)?,
         s.stream("creative_assets_images", "file/image/ad/search/").pages(100).key(&["image_id"])
-            .modified().build()?,
+            .incremental(s.modified()).build()?,
         s.stream("creative_assets_music", "file/music/get/").pages(100).key(&["music_id"])
             .records_at("data.musics").build()?,
         s.stream("creative_assets_portfolios", "creative/portfolio/list/").pages(100)
             .key(&["creative_portfolio_id"]).records_at("data.creative_portfolios").build()?,
         s.stream("creative_assets_videos", "file/video/ad/search/").pages(100).key(&["video_id"])
-            .modified().build()?,
+            .incremental(s.modified()).build()?,
     ];
     // The official manifest offers these to production credentials only.
     if s.config.production() {
@@ -131,15 +131,21 @@ impl Streams {
             .with_handlers(HandlerChain::new().with(requester::result_codes))
             .with_retry(requester::retry_policy())
             .with_budget(requester::budget(env));
-        let advertiser_ids = advertisers::advertiser_ids(&requester, config)?;
+        let unpartitioned = StreamDefaults::new(SCHEMAS, &requester)
+            .records_at("data.list")
+            .normalize()
+            .drop_top_level_nulls();
+        let advertiser_ids = advertisers::advertiser_ids(&unpartitioned, config)?;
         let per_advertiser = Arc::new(PerAdvertiser {
             configured: config.advertiser_id(),
             listing: SubstreamRouter::new(advertiser_ids.clone(), "advertiser_id", "advertiser_id"),
         });
         let defaults = Defaults {
             config: config.clone(),
-            requester,
             now: env.clock.now(),
+            table: unpartitioned
+                .router(PartitionRouter::Custom(per_advertiser.clone()))
+                .query_last("advertiser_id", "{partition.advertiser_id}"),
             per_advertiser: per_advertiser.clone(),
         };
         let advertisers = defaults
@@ -150,7 +156,7 @@ impl Streams {
                 per_advertiser,
             ))))
             .query("advertiser_ids", "{partition.advertiser_ids}")
-            .without_advertiser_id()
+            .omit_query("advertiser_id")
             .build()?;
         let pixels = defaults
             .stream("pixels", "pixel/list/")
@@ -188,9 +194,10 @@ impl Deref for Streams {
 /// What every stream of a run shares.
 pub struct Defaults {
     pub config: Config,
-    requester: Requester,
     /// The run's clock, read once.
     pub now: DateTime<Utc>,
+    /// Requester, advertiser partitions, `advertiser_id` last, `data.list`, normalisation.
+    table: StreamDefaults,
     per_advertiser: Arc<PerAdvertiser>,
 }
 
@@ -201,22 +208,9 @@ impl Defaults {
     }
 
     /// `GET <path>?…&advertiser_id=…` per advertiser, records at `data.list`, unpaged until
-    /// [`Stream::pages`] says otherwise.
-    pub fn stream(&self, name: &'static str, path: &str) -> Stream<'_> {
-        Stream {
-            defaults: self,
-            name,
-            request: RequestTemplate::get(path),
-            records_at: "data.list",
-            page_size: None,
-            key: Vec::new(),
-            router: self.per_advertiser(),
-            advertiser_id: true,
-            handlers: None,
-            incremental: None,
-            filters: Vec::new(),
-            transforms: Vec::new(),
-        }
+    /// [`Row::pages`] says otherwise.
+    pub fn stream(&self, name: &str, path: &str) -> StreamBuilder {
+        self.table.get(name, path)
     }
 
     /// A report stream (`report/integrated/get/`); see [`crate::reports`].
@@ -242,7 +236,7 @@ impl Defaults {
 
     /// Client-side incremental on `modify_time`: every page is read, records older than the
     /// window's start are dropped; the state is written as `YYYY-MM-DD HH:MM:SSZ`.
-    pub fn modify_time(&self) -> Incremental {
+    pub fn modified(&self) -> Incremental {
         let format = CursorFormat::new(DatetimeFormat::strftime("%Y-%m-%d %H:%M:%SZ"))
             .accept(DatetimeFormat::strftime("%Y-%m-%d %H:%M:%S"))
             .accept(DatetimeFormat::strftime("%Y-%m-%dT%H:%M:%SZ"));
@@ -250,152 +244,35 @@ impl Defaults {
             .per_partition(false)
             .client_side(ClientFilter::GreaterOrEqual)
     }
-}
-
-/// One row of the table, being declared: the TikTok defaults plus what the row states.
-pub struct Stream<'a> {
-    defaults: &'a Defaults,
-    name: &'static str,
-    request: RequestTemplate,
-    records_at: &'static str,
-    page_size: Option<usize>,
-    key: Vec<&'static str>,
-    router: PartitionRouter,
-    advertiser_id: bool,
-    handlers: Option<HandlerChain>,
-    incremental: Option<Incremental>,
-    filters: Vec<RecordFilter>,
-    transforms: Vec<Transformation>,
-}
-
-impl Stream<'_> {
-    /// Page-number pagination (`page`, `page_size`), with the total for estimates.
-    pub fn pages(mut self, page_size: usize) -> Self {
-        self.page_size = Some(page_size);
-        self
-    }
-
-    pub fn key(mut self, fields: &[&'static str]) -> Self {
-        self.key = fields.to_vec();
-        self
-    }
-
-    pub fn records_at(mut self, path: &'static str) -> Self {
-        self.records_at = path;
-        self
-    }
-
-    pub fn router(mut self, router: PartitionRouter) -> Self {
-        self.router = router;
-        self
-    }
-
-    /// A query parameter template (`{partition.*}`, `{window.start:FMT}`...).
-    pub fn query(mut self, key: &str, template: &str) -> Self {
-        self.request = self.request.query(key, template);
-        self
-    }
-
-    /// A query parameter sent as given.
-    pub fn query_literal(mut self, key: &str, value: impl Into<String>) -> Self {
-        self.request = self.request.query_literal(key, value);
-        self
-    }
-
-    /// A query parameter a quirk computes per slice.
-    pub fn query_with(
-        mut self,
-        key: &str,
-        value: impl Fn(&Slice) -> Result<String> + Send + Sync + 'static,
-    ) -> Self {
-        self.request = self.request.query_with(key, value);
-        self
-    }
-
-    /// For the one stream that is not read per advertiser id.
-    fn without_advertiser_id(mut self) -> Self {
-        self.advertiser_id = false;
-        self
-    }
-
-    /// A response rule of this stream, tried before the shared ones.
-    pub fn handler(mut self, handler: impl ErrorHandler + 'static) -> Self {
-        self.handlers = Some(self.handlers.unwrap_or_default().with(handler));
-        self
-    }
-
-    pub fn incremental(mut self, cursor: Incremental) -> Self {
-        self.incremental = Some(cursor);
-        self
-    }
-
-    /// Incremental on `modify_time` ([`Defaults::modify_time`]).
-    pub fn modified(self) -> Self {
-        let cursor = self.defaults.modify_time();
-        self.incremental(cursor)
-    }
 
     /// With `include_deleted`, asks for every `secondary_status` (`filtering` parameter).
-    pub fn deleted(self, all_statuses: &str) -> Self {
-        if self.defaults.config.include_deleted() {
-            self.query_literal(
-                "filtering",
-                py_json(&json!({"secondary_status": all_statuses})),
-            )
-        } else {
-            self
+    pub fn deleted(&self, all_statuses: &str) -> impl FnOnce(StreamBuilder) -> StreamBuilder {
+        let filtering = self
+            .config
+            .include_deleted()
+            .then(|| py_json(&json!({"secondary_status": all_statuses})));
+        move |row| match filtering {
+            Some(f) => row.query_literal("filtering", f),
+            None => row,
         }
-    }
-
-    pub fn filter(mut self, f: impl Fn(&Value, &Slice) -> bool + Send + Sync + 'static) -> Self {
-        self.filters.push(Arc::new(f));
-        self
-    }
-
-    pub fn transform(mut self, t: impl Fn(&mut Value, &Slice) + Send + Sync + 'static) -> Self {
-        self.transforms.push(Arc::new(t));
-        self
-    }
-
-    /// The declared stream; a template or schema error is a system error here, before any
-    /// request.
-    pub fn build(self) -> Result<Arc<DeclarativeStream>> {
-        let mut request = self.request;
-        if self.advertiser_id {
-            request = request.query("advertiser_id", "{partition.advertiser_id}");
-        }
-        let mut retriever = SimpleRetriever::new(&self.defaults.requester, request.checked()?)
-            .records_at(self.records_at);
-        if let Some(size) = self.page_size {
-            retriever = retriever
-                .paginator(Paginator::page_number(size))
-                .total_at("data.page_info.total_number");
-        }
-        if let Some(h) = self.handlers {
-            retriever = retriever.handlers(h);
-        }
-        let mut stream = DeclarativeStream::new(self.name, schema_of(self.name)?, retriever)
-            .primary_key(&self.key)
-            .router(self.router)
-            .normalize()
-            .drop_top_level_nulls();
-        stream.filters = self.filters;
-        stream.transformations = self.transforms;
-        stream.incremental = self.incremental;
-        Ok(stream.into_arc())
     }
 }
 
-include!(concat!(env!("OUT_DIR"), "/schemas.rs"));
-
-/// The embedded schema of stream `name`.
-pub fn schema_of(name: &str) -> Result<Value> {
-    SCHEMAS
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(n, text)| schema(n, text))
-        .ok_or_else(|| Error::system(format!("no schema is embedded for stream {name}")))
+/// TikTok's rules for a row, on the runtime's row builder.
+pub trait Row {
+    /// Page-number pagination (`page`, `page_size`), with the total for estimates.
+    fn pages(self, page_size: usize) -> Self;
 }
+
+impl Row for StreamBuilder {
+    fn pages(self, page_size: usize) -> Self {
+        self.paginator(Paginator::page_number(page_size))
+            .total_at("data.page_info.total_number")
+    }
+}
+
+/// Every stream's schema, by stream name (`resources/schemas/<name>.json`).
+pub static SCHEMAS: Schemas = connector_runtime::embed_schemas!();
 
 #[cfg(test)]
 mod tests {
@@ -421,14 +298,11 @@ mod tests {
         );
         let mut sorted = production.clone();
         sorted.sort();
-        let files: Vec<&str> = SCHEMAS.iter().map(|(n, _)| *n).collect();
         assert_eq!(
-            sorted, files,
+            sorted,
+            SCHEMAS.names(),
             "one stream per schema file, none without one"
         );
-        for (name, text) in SCHEMAS {
-            assert!(serde_json::from_str::<Value>(text).is_ok(), "{name}");
-        }
         let sandbox = names(json!({"credentials": {"auth_type": "sandbox_access_token",
             "advertiser_id": "1", "access_token": "t"}}));
         assert_eq!(production.len(), 44);

@@ -19,22 +19,24 @@ pub struct ChangedListsOnly {
     format: CursorFormat,
 }
 
-/// The router and retriever of `lists_detailed`, sharing the parent fields the router keeps.
+/// The router of `lists_detailed` and the wrapper of its retriever
+/// ([`StreamBuilder::wrap`]), sharing the parent fields the router keeps.
 pub fn components(
     parent: Arc<DeclarativeStream>,
     format: CursorFormat,
-    inner: SimpleRetriever,
-) -> (PartitionRouter, ChangedListsOnly) {
+) -> (
+    PartitionRouter,
+    impl FnOnce(SimpleRetriever) -> ChangedListsOnly + 'static,
+) {
     let router = SubstreamRouter::new(parent, "id", "id").keep_parent_field("updated", "updated");
     let lists = router.parent_fields();
-    (
-        PartitionRouter::Substream(router),
+    (PartitionRouter::Substream(router), move |inner| {
         ChangedListsOnly {
             inner,
             lists,
             format,
-        },
-    )
+        }
+    })
 }
 
 impl Retriever for ChangedListsOnly {

@@ -13,8 +13,8 @@
 //!   `Retry-After` exceeds [`MAX_WAIT`] (the daily quota) fails fast instead of sleeping.
 //! - Both read one partition per conversion metric: `metric_ids`, or every metric.
 //!
-//! [`Reports`] holds what the two streams share; the stream table declares each with
-//! [`Reports::stream`].
+//! [`Reports`] holds what the two streams share (their own [`StreamDefaults`]); the stream
+//! table declares each with [`Reports::stream`] and names its record selector.
 
 use std::time::Duration as StdDuration;
 
@@ -22,10 +22,6 @@ use connector_runtime::prelude::*;
 
 use crate::filters::{WINDOW_END, WINDOW_START};
 use crate::migrations;
-use crate::streams::Named;
-
-/// The report streams' parent reads metric definitions: the `metrics` stream's schema.
-const METRICS_SCHEMA: &str = include_str!("../../resources/schemas/metrics.json");
 
 /// The longest `Retry-After` a report request waits for.
 pub const MAX_WAIT: StdDuration = StdDuration::from_secs(600);
@@ -110,64 +106,64 @@ pub fn report_handlers() -> HandlerChain {
     })
 }
 
-/// What the report streams share: the requester that fails fast on quota waits, the partition
-/// router over the conversion metrics and the day-aligned cursor.
+/// What the report streams share: the requester that fails fast on quota waits, the
+/// `links.next` paginator, the partition router over the conversion metrics, records coerced
+/// to the schema and the day-aligned cursor.
 pub struct Reports {
-    requester: Requester,
-    metrics: PartitionRouter,
+    table: StreamDefaults,
     cursor: Incremental,
 }
 
 impl Reports {
-    /// `metrics` reads `GET metrics` (the stream table's JSON:API retriever); `wanted` is the
-    /// configured `metric_ids` (empty = every metric).
+    /// `lists` are the stream table's defaults (the conversion metrics are read from
+    /// `GET metrics` as a JSON:API list); `wanted` is the configured `metric_ids` (empty =
+    /// every metric).
     pub fn new(
-        base: &Requester,
-        metrics: SimpleRetriever,
+        lists: &StreamDefaults,
         wanted: Vec<String>,
         format: CursorFormat,
         start: DateTime<Utc>,
         now: DateTime<Utc>,
-    ) -> Self {
-        let parent = DeclarativeStream::new(
-            "metrics_for_reporting",
-            schema("metrics", METRICS_SCHEMA),
-            metrics,
-        )
-        .primary_key(&["id"])
-        .filter(move |r: &Value, _s: &Slice| {
-            wanted.is_empty()
-                || r.get("id")
-                    .and_then(Value::as_str)
-                    .is_some_and(|id| wanted.iter().any(|w| w == id))
-        })
-        .into_arc();
-        Reports {
-            requester: report_requester(base),
-            metrics: PartitionRouter::substream(parent, "id", "metric_id"),
+    ) -> Result<Self> {
+        let parent = lists
+            .get("metrics_for_reporting", "metrics")
+            .schema_from("metrics")
+            .filter(move |r: &Value, _s: &Slice| {
+                wanted.is_empty()
+                    || r.get("id")
+                        .and_then(Value::as_str)
+                        .is_some_and(|id| wanted.iter().any(|w| w == id))
+            })
+            .build()?;
+        Ok(Reports {
+            table: StreamDefaults::new(lists.schemas(), &report_requester(lists.base_requester()))
+                .paginator(Paginator::next_url("links.next"))
+                .router(PartitionRouter::substream(parent, "id", "metric_id"))
+                .normalize(),
             cursor: Incremental::new("date", format, start_of_day(start), range_end(now))
                 .per_partition(true)
                 .step(Duration::days(30), Duration::seconds(1)),
-        }
+        })
     }
 
-    /// A report stream: `request` (a JSON POST, see [`body`]) per metric and window, the
-    /// records chosen by `selector`, keyed by `date`, the `groupings` copied to the top level
-    /// and the conversion metric; incremental syncs re-read `lookback_days`.
+    /// A report stream: a JSON POST of `body` (see [`body`]) to `path` per metric and window,
+    /// keyed by `date`, the `groupings` copied to the top level and the conversion metric;
+    /// incremental syncs re-read `lookback_days`. The row names its record selector.
     pub fn stream(
         &self,
-        named: Named,
-        request: RequestTemplate,
-        selector: RecordSelector,
+        name: &str,
+        path: &str,
+        body: Value,
         groupings: &'static [&'static str],
         lookback_days: i64,
-    ) -> Result<DeclarativeStream> {
-        let request = request
+    ) -> StreamBuilder {
+        let key: Vec<&str> = std::iter::once("date")
+            .chain(groupings.iter().copied())
+            .chain(std::iter::once("conversion_metric_id"))
+            .collect();
+        self.table
+            .stream(name, RequestTemplate::post_json(path, body))
             .header("Content-Type", "application/json")
-            .checked()?;
-        let retriever = SimpleRetriever::new(&self.requester, request)
-            .paginator(Paginator::next_url("links.next"))
-            .selector(selector)
             // Every report answer holds its rows at `data.attributes.results`, whichever
             // selector reads them: an answer without them is retried, then fails.
             .expect(Expect::JsonAt(vec![
@@ -175,20 +171,11 @@ impl Reports {
                 "attributes".into(),
                 "results".into(),
             ]))
-            .handlers(report_handlers());
-        let key: Vec<&str> = std::iter::once("date")
-            .chain(groupings.iter().copied())
-            .chain(std::iter::once("conversion_metric_id"))
-            .collect();
-        Ok(
-            DeclarativeStream::new(named.name, named.schema(), retriever)
-                .primary_key(&key)
-                .router(self.metrics.clone())
-                .transform(move |r: &mut Value, s: &Slice| copy_groupings(r, s, groupings))
-                .normalize()
-                .incremental(self.cursor.clone().lookback(Duration::days(lookback_days)))
-                .migrate_state(migrations::report_state),
-        )
+            .handlers(report_handlers())
+            .key(&key)
+            .transform(move |r: &mut Value, s: &Slice| copy_groupings(r, s, groupings))
+            .incremental(self.cursor.clone().lookback(Duration::days(lookback_days)))
+            .migrate_state(migrations::report_state)
     }
 }
 

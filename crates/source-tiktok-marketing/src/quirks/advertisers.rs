@@ -7,7 +7,6 @@ use connector_runtime::prelude::*;
 
 use super::py_json;
 use crate::config::Config;
-use crate::streams::schema_of;
 
 /// One partition per advertiser: `{"advertiser_id": <id>, "parent_slice": {}}`, from the
 /// configured advertiser id, else from every record of `advertiser_ids`.
@@ -71,19 +70,16 @@ impl CustomRouter for AdvertiserBatches {
 }
 
 /// `advertiser_ids`: every advertiser the app's token sees (`oauth2/advertiser/get/`, with the
-/// app's id and, when configured, its secret). Not per advertiser, and read whole.
-pub fn advertiser_ids(requester: &Requester, config: &Config) -> Result<Arc<DeclarativeStream>> {
+/// app's id and, when configured, its secret). Not per advertiser, and read whole; `table` is
+/// the TikTok defaults before advertiser partitioning.
+pub fn advertiser_ids(table: &StreamDefaults, config: &Config) -> Result<Arc<DeclarativeStream>> {
     let mut request = RequestTemplate::get("oauth2/advertiser/get/");
     if let Some(secret) = config.secret() {
         request = request.query_literal("secret", secret);
     }
     let request = request.query_literal("app_id", config.app_id());
-    let retriever = SimpleRetriever::new(requester, request.checked()?).records_at("data.list");
-    Ok(
-        DeclarativeStream::new("advertiser_ids", schema_of("advertiser_ids")?, retriever)
-            .primary_key(&["advertiser_id"])
-            .normalize()
-            .drop_top_level_nulls()
-            .into_arc(),
-    )
+    table
+        .stream("advertiser_ids", request)
+        .key(&["advertiser_id"])
+        .build()
 }
