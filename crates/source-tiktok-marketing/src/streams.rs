@@ -269,7 +269,8 @@ pub struct Stream<'a> {
 }
 
 impl Stream<'_> {
-    /// Page-number pagination (`page`, `page_size`), with the total for estimates.
+    /// Page-number pagination (`page`, `page_size`) that stops on the last page by
+    /// `page_info`, with the total for estimates.
     pub fn pages(mut self, page_size: usize) -> Self {
         self.page_size = Some(page_size);
         self
@@ -368,7 +369,12 @@ impl Stream<'_> {
             .records_at(self.records_at);
         if let Some(size) = self.page_size {
             retriever = retriever
-                .paginator(Paginator::page_number(size))
+                // `page_info` tells which page is the last: a full last page then costs no
+                // extra, empty request (the official connector ignores it and pays one).
+                .paginator(
+                    Paginator::page_number(size)
+                        .stop_on_totals("data.page_info.total_page", "data.page_info.total_number"),
+                )
                 .total_at("data.page_info.total_number");
         }
         if let Some(h) = self.handlers {
