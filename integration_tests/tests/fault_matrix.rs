@@ -79,10 +79,6 @@ fn expected(api: Api, fault: Fault, span: Span) -> Expected {
         (Unauthorized, _) if !api.refreshes_on_401() => Expected::Fails("config_error"),
         // OAuth refreshes once; a fresh token refused again is a config error.
         (Unauthorized, Span::Lasting) => Expected::Fails("config_error"),
-        // TikTok answers every call with a result code; a 2xx body without one fails at once.
-        (Truncated | InvalidJson | Empty | Html, _) if api == Api::TikTok => {
-            Expected::Fails("system_error")
-        }
         (_, Span::Passing) => Expected::Complete,
         (Truncated | InvalidJson | Empty | Html | WrongShape, Span::Lasting) => {
             Expected::Fails("system_error")
@@ -232,11 +228,6 @@ async fn case(api: Api, fault: Fault, span: Span) -> Result<(), String> {
             let want_hits = match fault {
                 Fault::Unauthorized if api.refreshes_on_401() => 2,
                 Fault::Unauthorized => 1,
-                Fault::Truncated | Fault::InvalidJson | Fault::Empty | Fault::Html
-                    if api == Api::TikTok =>
-                {
-                    1
-                }
                 _ => api.attempts(),
             };
             check(

@@ -1703,14 +1703,15 @@ async fn non_json_503_and_429_answers_are_retried_unlike_the_official_connector(
 }
 
 #[tokio::test]
-async fn an_http_200_without_a_result_code_fails_clearly() {
+async fn an_http_200_without_a_result_code_is_retried_then_fails_naming_the_url() {
     let server = MockServer::start().await;
+    // Every attempt of the official budget (1 + 9 retries) gets the unreadable answer.
     mount(
         &server,
         "dmp/custom_audience/list/",
         q(&[("page_size", "100"), ("advertiser_id", "111")]),
         ResponseTemplate::new(200).set_body_string("not json"),
-        1,
+        10,
     )
     .await;
     let run = read(
@@ -1722,10 +1723,14 @@ async fn an_http_200_without_a_result_code_fails_clearly() {
     )
     .await;
     assert_eq!(run.code, 1);
-    assert!(run.errors()[0]["message"]
-        .as_str()
-        .unwrap()
-        .contains("without a result code"));
+    let error = &run.errors()[0];
+    assert_eq!(error["failure_type"], "system_error");
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains("/open_api/v1.3/dmp/custom_audience/list/ (HTTP 200) carries no TikTok result code: not json"),
+        "{message}"
+    );
+    assert!(!message.contains("advertiser_id"), "{message}");
 }
 
 #[tokio::test]

@@ -111,11 +111,17 @@ pub enum Paginator {
     /// One request per slice.
     None,
     /// `page=2, 3, …` after a first request without `page`; `page_size` on every request;
-    /// stops on a page with fewer raw records than `page_size`.
+    /// stops on a page with fewer raw records than `page_size`, and on the last page the
+    /// answer's totals announce ([`Paginator::stop_on_totals`]), which spares the empty page a
+    /// full last page would otherwise cost.
     PageNumber {
         page_param: String,
         size_param: String,
         page_size: usize,
+        /// Where an answer gives the number of pages (`data.page_info.total_page`).
+        total_pages: Option<Vec<String>>,
+        /// Where an answer gives the number of records (`data.page_info.total_number`).
+        total_records: Option<Vec<String>>,
     },
     /// A token in the body (`bookmark`), sent back as a query parameter; stops when the
     /// token is missing, null or empty.
@@ -130,6 +136,33 @@ impl Paginator {
             page_param: "page".into(),
             size_param: "page_size".into(),
             page_size,
+            total_pages: None,
+            total_records: None,
+        }
+    }
+
+    /// For a page-number paginator: also stops once the page read is the last one by the
+    /// answer's totals: its number reached the total number of pages (at `pages`, dotted), or
+    /// the raw records read so far reached the total number of records (at `records`). A
+    /// total that is missing or not a number is ignored, so the short-page stop still ends an
+    /// answer without totals, and a total of 0 beside a full page (a contradiction) is not
+    /// trusted either.
+    pub fn stop_on_totals(self, pages: &str, records: &str) -> Self {
+        let path = |p: &str| Some(p.split('.').map(str::to_string).collect());
+        match self {
+            Paginator::PageNumber {
+                page_param,
+                size_param,
+                page_size,
+                ..
+            } => Paginator::PageNumber {
+                page_param,
+                size_param,
+                page_size,
+                total_pages: path(pages),
+                total_records: path(records),
+            },
+            other => other,
         }
     }
 
@@ -213,6 +246,12 @@ fn select_into(v: Value, path: &[String], out: &mut Vec<Value>) {
             }
         }
     }
+}
+
+/// A non-negative count in an answer (`12` or `"12"`).
+fn as_count(v: &Value) -> Option<u64> {
+    v.as_u64()
+        .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
 }
 
 fn value_at<'a>(v: &'a Value, path: &[String]) -> Option<&'a Value> {
@@ -303,6 +342,8 @@ impl SimpleRetriever {
                 req.query.push((size_param.clone(), page_size.to_string()));
             }
             let mut page: u64 = 1;
+            // Raw records of this slice so far, against a total the API announces.
+            let mut read_so_far: u64 = 0;
             let mut first_page = true;
             // Tokens and links already followed in this slice: an API that points back to a
             // page already read would otherwise be paginated forever.
@@ -324,6 +365,16 @@ impl SimpleRetriever {
                         }
                     }
                 }
+                // The totals a page-number answer announces (pages, records), when asked for.
+                let totals = match &self.paginator {
+                    Paginator::PageNumber { total_pages, total_records, .. } => {
+                        let total = |p: &Option<Vec<String>>| {
+                            p.as_ref().and_then(|p| value_at(&body, p)).and_then(as_count)
+                        };
+                        (total(total_pages), total(total_records))
+                    }
+                    _ => (None, None),
+                };
                 let next = match &self.paginator {
                     Paginator::None => None,
                     Paginator::PageNumber { .. } => Some(None),
@@ -354,8 +405,14 @@ impl SimpleRetriever {
                     yield r;
                 }
                 match (&self.paginator, next) {
-                    (Paginator::PageNumber { page_param, size_param, page_size }, _) => {
-                        if count < *page_size {
+                    (Paginator::PageNumber { page_param, size_param, page_size, .. }, _) => {
+                        read_so_far += count as u64;
+                        let (pages, records) = totals;
+                        if count < *page_size
+                            // A total of 0 beside a full page contradicts itself: read on.
+                            || pages.is_some_and(|t| t > 0 && page >= t)
+                            || records.is_some_and(|t| t > 0 && read_so_far >= t)
+                        {
                             break;
                         }
                         page += 1;
@@ -447,6 +504,11 @@ pub struct Incremental {
     /// The API returns a window's records in ascending cursor order (a `sort` parameter):
     /// the engine may then checkpoint inside a long window every this many records.
     pub checkpoint_every: Option<usize>,
+    /// How many windows of one partition may be in flight at once: the one being emitted and
+    /// up to `concurrent_windows - 1` read ahead (1: one window after another). Records are
+    /// still emitted, and the cursor still advances, in window order (see
+    /// [`Incremental::concurrent_windows`]).
+    pub concurrent_windows: usize,
 }
 
 impl Incremental {
@@ -471,6 +533,7 @@ impl Incremental {
             keep_missing_cursor: false,
             filter_in_full_refresh: false,
             checkpoint_every: None,
+            concurrent_windows: 1,
         }
     }
 
@@ -502,6 +565,20 @@ impl Incremental {
     /// written before that record showed up cannot be taken back.
     pub fn sorted(mut self, records: usize) -> Self {
         self.checkpoint_every = Some(records.max(1));
+        self
+    }
+
+    /// Lets the engine read up to `windows - 1` windows of a partition ahead of the one it is
+    /// emitting, as the CDK's concurrent cursor reads slices concurrently: a partition of many
+    /// windows (a week of events at a time over months) then costs about the latency of its
+    /// slowest window rather than the sum of all of them. Records are emitted and the cursor
+    /// advanced strictly in window order, so records and states are exactly those of a
+    /// sequential read; a window read ahead buffers a bounded number of records, and takes a
+    /// worker permit only when one is free (it never makes another partition wait). Only for
+    /// windows the API can serve independently and whose quota leaves room for more requests
+    /// at once; a quota-bound stream gains nothing from it.
+    pub fn concurrent_windows(mut self, windows: usize) -> Self {
+        self.concurrent_windows = windows.max(1);
         self
     }
 

@@ -32,6 +32,8 @@ use crate::partition::{canonical, Partition, SubstreamRouter};
 use crate::state::CursorState;
 use crate::stream::{ClientFilter, DeclarativeStream, Incremental, Slice};
 
+mod lookahead;
+
 impl SyncContext {
     /// The partitions a substream router makes from its parent's records. Read once per run
     /// and shared by every child stream that asks for the same parent key.
@@ -516,6 +518,9 @@ async fn read_partition(
         run.advance(&partition, base, None);
         return Ok(());
     }
+    if inc.concurrent_windows > 1 && ws.len() > 1 {
+        return lookahead::read_windows(&ctx, &run, inc, &partition, ws, base, from).await;
+    }
     for w in ws {
         let slice = Slice {
             partition: partition.clone(),
@@ -554,26 +559,62 @@ async fn read_window(
 ) -> Result<Option<DateTime<Utc>>> {
     let stream = &run.stream;
     let sctx = ctx.stream(&stream.name);
-    let mut progress = WindowProgress::new(inc.checkpoint_every);
+    let mut emitter = WindowEmitter::new(inc, slice, base, from);
     let mut records = stream.retriever.read(&sctx, slice);
     while let Some(r) = records.next().await {
-        let Some(rec) = stream.process(&sctx, r?, slice).await? else {
-            continue;
-        };
-        let cursor = CursorValue::of(inc, &rec);
+        if let Some(rec) = stream.process(&sctx, r?, slice).await? {
+            emitter.emit(ctx, run, rec);
+        }
+    }
+    Ok(emitter.max_seen())
+}
+
+/// Emits the processed records of one window in order: drops those the cursor does not keep
+/// and checkpoints inside windows of cursor-sorted records. Shared by the sequential reader
+/// and the look-ahead reader ([`lookahead`]), so both emit and checkpoint alike.
+struct WindowEmitter<'a> {
+    inc: &'a Incremental,
+    partition: &'a Partition,
+    base: DateTime<Utc>,
+    from: DateTime<Utc>,
+    progress: WindowProgress,
+}
+
+impl<'a> WindowEmitter<'a> {
+    fn new(
+        inc: &'a Incremental,
+        slice: &'a Slice,
+        base: DateTime<Utc>,
+        from: DateTime<Utc>,
+    ) -> Self {
+        WindowEmitter {
+            inc,
+            partition: &slice.partition,
+            base,
+            from,
+            progress: WindowProgress::new(inc.checkpoint_every),
+        }
+    }
+
+    fn emit(&mut self, ctx: &SyncContext, run: &StreamRun, rec: Value) {
+        let cursor = CursorValue::of(self.inc, &rec);
         if cursor == CursorValue::Unparseable {
             run.unparseable.fetch_add(1, Ordering::SeqCst);
         }
-        if !keep_by_cursor(inc, cursor, from) {
-            continue;
+        if !keep_by_cursor(self.inc, cursor, self.from) {
+            return;
         }
         run.emit_record(ctx, rec);
-        if let Some(safe) = progress.emitted(cursor.at()) {
-            run.advance(&slice.partition, base, Some(safe));
+        if let Some(safe) = self.progress.emitted(cursor.at()) {
+            run.advance(self.partition, self.base, Some(safe));
             run.emit_state(ctx, false);
         }
     }
-    Ok(progress.max_seen)
+
+    /// The largest cursor value emitted in the window.
+    fn max_seen(&self) -> Option<DateTime<Utc>> {
+        self.progress.max_seen
+    }
 }
 
 async fn read_stream(ctx: Arc<SyncContext>, req: StreamRequest) -> Result<(), Error> {

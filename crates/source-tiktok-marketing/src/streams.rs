@@ -260,14 +260,20 @@ impl Defaults {
 
 /// TikTok's rules for a row, on the runtime's row builder.
 pub trait Row {
-    /// Page-number pagination (`page`, `page_size`), with the total for estimates.
+    /// Page-number pagination (`page`, `page_size`) that stops on the last page by
+    /// `page_info`, with the total for estimates.
     fn pages(self, page_size: usize) -> Self;
 }
 
 impl Row for StreamBuilder {
     fn pages(self, page_size: usize) -> Self {
-        self.paginator(Paginator::page_number(page_size))
-            .total_at("data.page_info.total_number")
+        // `page_info` tells which page is the last: a full last page then costs no extra,
+        // empty request (the official connector ignores it and pays one).
+        self.paginator(
+            Paginator::page_number(page_size)
+                .stop_on_totals("data.page_info.total_page", "data.page_info.total_number"),
+        )
+        .total_at("data.page_info.total_number")
     }
 }
 

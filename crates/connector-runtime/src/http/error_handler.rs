@@ -57,6 +57,10 @@ pub enum ResponseAction {
         after: Option<Duration>,
         rate_limited: bool,
     },
+    /// The answer cannot be used (not the JSON the API always sends, cut off, a proxy's HTML
+    /// page): retried like a transient error, and a `system_error` naming the URL when the
+    /// retries run out, as the requester treats an answer that fails its [`super::Expect`].
+    Unusable { message: String },
     /// Give up on this request.
     Fail {
         failure_type: FailureType,
@@ -78,6 +82,12 @@ impl ResponseAction {
             message: message.into(),
             after: None,
             rate_limited: true,
+        }
+    }
+
+    pub fn unusable(message: impl Into<String>) -> Self {
+        ResponseAction::Unusable {
+            message: message.into(),
         }
     }
 

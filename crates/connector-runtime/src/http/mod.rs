@@ -563,7 +563,7 @@ impl Requester {
             };
             self.budget
                 .observe(req.method.as_str(), &url, status, &headers);
-            match action {
+            let (message, after, rate_limited) = match action {
                 ResponseAction::Success => {
                     return Ok(Outcome::Success(Response {
                         status,
@@ -594,49 +594,52 @@ impl Requester {
                     message,
                     after,
                     rate_limited,
-                } => {
-                    if attempt >= max_attempts {
-                        let failure = if rate_limited {
-                            "Rate limit retry budget exhausted"
-                        } else {
-                            "Exhausted available request attempts"
-                        };
-                        let failure_type = if unreadable {
-                            FailureType::SystemError
-                        } else {
-                            FailureType::TransientError
-                        };
-                        return Err(Error::of_type(
-                            failure_type,
-                            format!("{failure} after {attempt} attempts. Last error: {message}"),
-                        ));
-                    }
-                    let delay = after
-                        .or_else(|| self.retry.headers.iter().find_map(|h| h.delay(&headers)))
-                        .unwrap_or_else(|| self.retry.backoff.delay(attempt));
-                    if let Some(max) = self.retry.max_wait {
-                        if delay > max {
-                            return Err(Error::transient(format!(
+                } => (message, after, rate_limited),
+                ResponseAction::Unusable { message } => {
+                    unreadable = true;
+                    (message, None, false)
+                }
+            };
+            if attempt >= max_attempts {
+                let failure = if rate_limited {
+                    "Rate limit retry budget exhausted"
+                } else {
+                    "Exhausted available request attempts"
+                };
+                let failure_type = if unreadable {
+                    FailureType::SystemError
+                } else {
+                    FailureType::TransientError
+                };
+                return Err(Error::of_type(
+                    failure_type,
+                    format!("{failure} after {attempt} attempts. Last error: {message}"),
+                ));
+            }
+            let delay = after
+                .or_else(|| self.retry.headers.iter().find_map(|h| h.delay(&headers)))
+                .unwrap_or_else(|| self.retry.backoff.delay(attempt));
+            if let Some(max) = self.retry.max_wait {
+                if delay > max {
+                    return Err(Error::transient(format!(
                                 "{message}. The API asks to wait {}s, which is greater than max waiting time of {}s; \
                                  try again later",
                                 delay.as_secs(),
                                 max.as_secs()
                             )));
-                        }
-                    }
-                    if rate_limited {
-                        self.budget.pause(req.method.as_str(), &url, delay);
-                    }
-                    tracing::warn!(
-                        "{}; retrying in {:.1}s (attempt {}/{})",
-                        message,
-                        delay.as_secs_f64(),
-                        attempt + 1,
-                        max_attempts
-                    );
-                    tokio::time::sleep(self.env.scaled(delay)).await;
                 }
             }
+            if rate_limited {
+                self.budget.pause(req.method.as_str(), &url, delay);
+            }
+            tracing::warn!(
+                "{}; retrying in {:.1}s (attempt {}/{})",
+                message,
+                delay.as_secs_f64(),
+                attempt + 1,
+                max_attempts
+            );
+            tokio::time::sleep(self.env.scaled(delay)).await;
         }
     }
 }

@@ -17,10 +17,11 @@ connection with the same credentials is running at a time. TikTok answered:";
 /// fixed minute for any retry; that minute still applies to maintenance and server errors.)
 pub const RATE_LIMIT_WAIT: StdDuration = StdDuration::from_secs(10);
 
-/// The body-level result codes every stream shares (official rules 1–7), with one
-/// improvement: an HTTP error whose body carries no TikTok `code` (a proxy's 502 page, a bare
-/// 429) falls through to the standard status mapping and is retried, where the official
-/// connector fails at once.
+/// The body-level result codes every stream shares (official rules 1–7), with two
+/// improvements: an HTTP error whose body carries no TikTok `code` (a proxy's 502 page, a bare
+/// 429) falls through to the standard status mapping and is retried, and a 2xx answer without
+/// one (cut off, not JSON, HTML) is retried as an unreadable answer and then fails as a system
+/// error, where the official connector fails at once on both.
 pub fn result_codes(r: &ResponseView<'_>) -> Option<ResponseAction> {
     let message = r.body_str("message").unwrap_or("").to_string();
     match r.body_i64("code") {
@@ -47,14 +48,17 @@ pub fn result_codes(r: &ResponseView<'_>) -> Option<ResponseAction> {
                 message
             },
         )),
-        None if (200..300).contains(&r.status) => Some(ResponseAction::fail(
-            FailureType::SystemError,
-            format!(
-                "TikTok Marketing API answered HTTP {} without a result code: {}",
-                r.status,
-                connector_runtime::http::short(r.text)
-            ),
-        )),
+        // A success without a code is not TikTok's answer (cut off, not JSON, a proxy's HTML
+        // page): retried like any unreadable answer, then a system error naming the URL.
+        None if (200..300).contains(&r.status) => Some(ResponseAction::unusable(format!(
+            "The answer of {} (HTTP {}) carries no TikTok result code: {}",
+            r.url,
+            r.status,
+            match connector_runtime::http::short(r.text) {
+                t if t.is_empty() => "the body is empty".to_string(),
+                t => t,
+            }
+        ))),
         None => None,
     }
 }
