@@ -176,21 +176,36 @@ pub fn streams(
             get("ad_accounts/{partition.parent_slice.id}/campaigns/analytics")
                 .query("campaign_ids", "{partition.id}"),
         )
-        .router(by(&campaigns));
+        .router(by(&campaigns))
+        .group_partitions(
+            PartitionGrouping::new("id", 250)
+                .group_by("parent_slice")
+                .split_by("CAMPAIGN_ID"),
+        );
     let ad_group_analytics = t
         .analytics(
             schema_of!("ad_group_analytics"),
             get("ad_accounts/{partition.parent_slice.id}/ad_groups/analytics")
                 .query("ad_group_ids", "{partition.id}"),
         )
-        .router(by(&ad_groups));
+        .router(by(&ad_groups))
+        .group_partitions(
+            PartitionGrouping::new("id", 250)
+                .group_by("parent_slice")
+                .split_by("AD_GROUP_ID"),
+        );
     let ad_analytics = t
         .analytics(
             schema_of!("ad_analytics"),
             get("ad_accounts/{partition.parent_slice.id}/ads/analytics")
                 .query("ad_ids", "{partition.id}"),
         )
-        .router(by(&ads));
+        .router(by(&ads))
+        .group_partitions(
+            PartitionGrouping::new("id", 250)
+                .group_by("parent_slice")
+                .split_by("AD_ID"),
+        );
 
     let standard = &t.sync_columns;
     let targeting = &columns("targeting_reports")?;
