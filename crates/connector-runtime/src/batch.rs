@@ -234,6 +234,14 @@ impl Group {
         self.members.push(member);
     }
 
+    /// How many ids the request named, for messages.
+    fn requested(&self) -> String {
+        match self.members.len() {
+            1 => "1 id".to_string(),
+            n => format!("{n} ids"),
+        }
+    }
+
     /// The member a raw row belongs to, by the row's `split_by` value (text, or a number
     /// written out). A row without one, or naming a partition the request did not ask for,
     /// is an error: assigning it anywhere would file a record under the wrong partition, and
@@ -250,16 +258,16 @@ impl Group {
             _ => {
                 return Err(Error::system(format!(
                     "the API answered a row without a text or number {field}, so it cannot be \
-                     told which of the {} requested partitions it belongs to",
-                    self.members.len()
+                     told which partition it belongs to ({} requested)",
+                    self.requested()
                 )))
             }
         };
         self.index.get(&id).copied().ok_or_else(|| {
             Error::system(format!(
-                "the API answered a row for {field} {id:?}, which is not one of the {} ids \
-                 requested",
-                self.members.len()
+                "the API answered a row for {field} {id:?}, which the request did not ask for \
+                 ({} requested)",
+                self.requested()
             ))
         })
     }
@@ -385,7 +393,7 @@ mod tests {
         let e = g.member_of(&json!({"AD_ID": "9"})).unwrap_err();
         assert_eq!(e.failure_type(), airbyte_protocol::FailureType::SystemError);
         assert!(e.message().contains("\"9\""), "{}", e.message());
-        assert!(e.message().contains("2 ids"), "{}", e.message());
+        assert!(e.message().contains("(2 ids requested)"), "{}", e.message());
         let e = g.member_of(&json!({"DATE": "2024-01-01"})).unwrap_err();
         assert!(e.message().contains("without a text or number AD_ID"));
         assert!(g.member_of(&json!({"AD_ID": null})).is_err());
