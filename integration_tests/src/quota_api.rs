@@ -541,7 +541,13 @@ fn pinterest(workload: Workload, req: &Request, verdict: Verdict) -> Option<Resp
             format!(r#"{{"items":[{}],"bookmark":{bookmark}}}"#, items.join(","))
         }
         ["v5", "ad_accounts", acct, "ads", "analytics"] => {
-            let id = query(req, "ad_ids")?;
+            // Up to 250 ids per request, comma-separated, as the API takes them; rows of every
+            // requested id.
+            let ids = query(req, "ad_ids")?;
+            let ids: Vec<&str> = ids.split(',').filter(|i| !i.is_empty()).collect();
+            if ids.is_empty() || ids.len() > 250 {
+                return None;
+            }
             let d = |k: &str| {
                 query(req, k).and_then(|v| NaiveDate::parse_from_str(&v, "%Y-%m-%d").ok())
             };
@@ -550,7 +556,9 @@ fn pinterest(workload: Workload, req: &Request, verdict: Verdict) -> Option<Resp
             let mut rows = Vec::new();
             let mut day = start;
             while day <= end {
-                rows.push(analytics_row(acct, &id, day, &columns));
+                for id in &ids {
+                    rows.push(analytics_row(acct, id, day, &columns));
+                }
                 day += Days::days(1);
             }
             format!("[{}]", rows.join(","))

@@ -704,17 +704,18 @@ async fn campaign_analytics_windows_of_30_days_and_grandchild_partition_state() 
         1,
     )
     .await;
+    // Each row names its campaign (`CAMPAIGN_ID`), which is how it finds its partition.
     for (start, end, rows) in [
         (
             "2024-01-12",
             "2024-02-10",
-            json!([{"DATE": "2024-01-20", "CAMPAIGN_ID": 1, "SPEND_IN_DOLLAR": 1}]),
+            json!([{"DATE": "2024-01-20", "CAMPAIGN_ID": "c1", "SPEND_IN_DOLLAR": 1}]),
         ),
         ("2024-02-11", "2024-03-11", json!([])),
         (
             "2024-03-12",
             "2024-04-10",
-            json!([{"DATE": "2024-04-02", "CAMPAIGN_ID": 1, "SPEND_IN_DOLLAR": 2}]),
+            json!([{"DATE": "2024-04-02", "CAMPAIGN_ID": "c1", "SPEND_IN_DOLLAR": 2}]),
         ),
     ] {
         get(
@@ -744,8 +745,8 @@ async fn campaign_analytics_windows_of_30_days_and_grandchild_partition_state() 
     assert_eq!(
         r.records("campaign_analytics"),
         vec![
-            json!({"DATE": "2024-01-20", "CAMPAIGN_ID": 1, "SPEND_IN_DOLLAR": 1}),
-            json!({"DATE": "2024-04-02", "CAMPAIGN_ID": 1, "SPEND_IN_DOLLAR": 2})
+            json!({"DATE": "2024-01-20", "CAMPAIGN_ID": "c1", "SPEND_IN_DOLLAR": 1}),
+            json!({"DATE": "2024-04-02", "CAMPAIGN_ID": "c1", "SPEND_IN_DOLLAR": 2})
         ]
     );
     assert_eq!(

@@ -4,12 +4,14 @@
 //! ([`cli`]), config/catalog/state files ([`config`]), HTTP with auth, budgets and retries
 //! ([`http`]), request templates ([`template`]), pagination and record selection
 //! ([`stream`]), stream tables with source-wide defaults ([`table`]) and schemas found by stream
-//! name ([`schemas`]), partitions ([`partition`]), datetime cursors and per-partition state in
+//! name ([`schemas`]), partitions ([`partition`]) and requests
+//! shared by partitions ([`batch`]), datetime cursors and per-partition state in
 //! the official JSON shapes ([`datetime`], [`state`]), concurrency and checkpointing ([`sync`]), protocol output with secret masking
 //! ([`output`], [`secrets`], [`logging`]), and the async retriever for APIs that prepare
 //! records as jobs ([`async_retriever`]). The vocabulary is the Airbyte declarative CDK's.
 
 pub mod async_retriever;
+pub mod batch;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -36,6 +38,7 @@ pub use error::{Error, Result};
 
 /// Everything a source crate usually needs.
 pub mod prelude {
+    pub use crate::batch::PartitionGrouping;
     pub use crate::clock::Clock;
     pub use crate::context::{StreamContext, SyncContext};
     pub use crate::datetime::{parse_date, start_of_day, CursorFormat, DatetimeFormat, Window};

@@ -32,6 +32,7 @@ use crate::partition::{canonical, Partition, SubstreamRouter};
 use crate::state::CursorState;
 use crate::stream::{ClientFilter, DeclarativeStream, Incremental, Slice};
 
+mod grouped;
 mod lookahead;
 
 impl SyncContext {
@@ -641,8 +642,21 @@ async fn read_stream(ctx: Arc<SyncContext>, req: StreamRequest) -> Result<(), Er
     }
     tracing::info!("Reading stream {name}: {} partition(s)", partitions.len());
     let mut tasks = tokio::task::JoinSet::new();
-    for p in partitions {
-        tasks.spawn(read_partition(ctx.clone(), run.clone(), p).with_current_subscriber());
+    match &req.stream.grouping {
+        Some(g) => {
+            let groups = grouped::plan(&run, g, partitions)?;
+            tracing::info!("Stream {name}: {} request group(s)", groups.len());
+            for group in groups {
+                tasks.spawn(
+                    grouped::read_group(ctx.clone(), run.clone(), group).with_current_subscriber(),
+                );
+            }
+        }
+        None => {
+            for p in partitions {
+                tasks.spawn(read_partition(ctx.clone(), run.clone(), p).with_current_subscriber());
+            }
+        }
     }
     let mut failure: Option<Error> = None;
     while let Some(joined) = tasks.join_next().await {

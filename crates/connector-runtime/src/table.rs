@@ -453,6 +453,12 @@ impl StreamBuilder {
         self
     }
 
+    /// Partitions that share a request ([`crate::batch::PartitionGrouping`]).
+    pub fn group_partitions(mut self, grouping: crate::batch::PartitionGrouping) -> Self {
+        self.stream = self.stream.group_partitions(grouping);
+        self
+    }
+
     pub fn migrate_state(
         mut self,
         m: impl Fn(serde_json::Value) -> serde_json::Value + Send + Sync + 'static,

@@ -40,6 +40,19 @@ fn columns(list: &str) -> Result<Vec<String>> {
 /// `conversion_tags` (not paginated by size) keep the API's default: their rows omit it.
 const MAX_PAGE_SIZE: &str = "250";
 
+/// How many entity ids one analytics request asks for: the API's maximum for `campaign_ids`,
+/// `ad_group_ids` and `ad_ids`.
+const IDS_PER_REQUEST: usize = 250;
+
+/// Entity analytics of one ad account and one date window share a request (up to
+/// [`IDS_PER_REQUEST`] ids); each row goes back to its entity by `id_column`, and every entity
+/// keeps its own cursor, so records and state are those of a request per entity.
+fn ids_of_one_account(id_column: &str) -> PartitionGrouping {
+    PartitionGrouping::new("id", IDS_PER_REQUEST)
+        .group_by("parent_slice")
+        .split_by(id_column)
+}
+
 /// Dates as the analytics endpoints and reports write them; legacy states may hold epochs.
 pub fn day() -> CursorFormat {
     CursorFormat::new(DatetimeFormat::strftime("%Y-%m-%d")).accept(DatetimeFormat::EpochSeconds)
@@ -120,15 +133,15 @@ pub fn streams(
         t.analytics("campaign_analytics",
                 get("ad_accounts/{partition.parent_slice.id}/campaigns/analytics")
                     .query("campaign_ids", "{partition.id}"))
-            .router(by(&campaigns)).build()?,
+            .router(by(&campaigns)).group_partitions(ids_of_one_account("CAMPAIGN_ID")).build()?,
         t.analytics("ad_group_analytics",
                 get("ad_accounts/{partition.parent_slice.id}/ad_groups/analytics")
                     .query("ad_group_ids", "{partition.id}"))
-            .router(by(&ad_groups)).build()?,
+            .router(by(&ad_groups)).group_partitions(ids_of_one_account("AD_GROUP_ID")).build()?,
         t.analytics("ad_analytics",
                 get("ad_accounts/{partition.parent_slice.id}/ads/analytics")
                     .query("ad_ids", "{partition.id}"))
-            .router(by(&ads)).build()?,
+            .router(by(&ads)).group_partitions(ids_of_one_account("AD_ID")).build()?,
         report("advertiser_report", "ADVERTISER", standard)?,
         report("ad_group_report", "AD_GROUP", standard)?,
         report("campaign_analytics_report", "CAMPAIGN", standard)?,
