@@ -474,7 +474,7 @@ impl Requester {
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
-            self.budget.acquire(req.method.as_str(), &url).await;
+            let ticket = self.budget.acquire(req.method.as_str(), &url).await;
             let mut builder = match req.method {
                 Method::Get => client.get(url.clone()),
                 Method::Post => client.post(url.clone()),
@@ -498,7 +498,10 @@ impl Requester {
                 Some(RequestBody::Form(f)) => builder.form(f),
                 None => builder,
             };
-            let (action, headers, status, body) = match builder.send().await {
+            let answer = builder.send().await;
+            // Headers or error are back: the latest instant the request can have arrived.
+            ticket.complete();
+            let (action, headers, status, body) = match answer {
                 Err(e) => {
                     let message = format!("Request to {display_url} failed: {}", without_url(&e));
                     (
