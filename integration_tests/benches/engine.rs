@@ -12,7 +12,9 @@
 //!    API's published quotas with sliding windows counted at arrival and answers over-quota
 //!    requests the way the API does. For each: records, requests, throttled answers, wall
 //!    time, the quota-bound minimum wall time (the least time any client needs for that many
-//!    requests without a throttled answer) and wall/minimum, and peak memory. Sizes via
+//!    requests without a throttled answer) and wall/minimum, and peak memory. The local API
+//!    runs in a child process (this binary re-executed with `BENCH_SERVE`), so the peak memory
+//!    is the connector's own, as a user would see it. Sizes via
 //!    `BENCH_PINTEREST_ACCOUNTS` (5) x `BENCH_PINTEREST_ADS` (20,000),
 //!    `BENCH_ANALYTICS_ADS` (300; x 90 days, the connector's analytics range),
 //!    `BENCH_KLAVIYO_EVENTS` (50,000), `BENCH_TIKTOK_ADVERTISERS` (20) x `BENCH_TIKTOK_ADS`
@@ -24,7 +26,8 @@
 //! Exits non-zero if any read fails, loses, duplicates or invents a record, or if any API
 //! served a throttled answer. Wall times are printed, never asserted.
 
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -140,6 +143,10 @@ fn main() {
         .enable_all()
         .build()
         .expect("a tokio runtime");
+    if let Ok(spec) = std::env::var(SERVE_VAR) {
+        runtime.block_on(serve(&spec));
+        return;
+    }
     let mut ok = true;
     if selected("engine") {
         ok &= runtime.block_on(engine_read());
@@ -349,8 +356,8 @@ async fn quota_workloads() -> bool {
 }
 
 async fn measure(source: &dyn connector_runtime::source::DynSource, case: &Case) -> Measured {
+    let mut api = ChildApi::start(case.workload);
     reset_peak_memory();
-    let api = QuotaApi::start(case.workload).await;
     let check = RecordCheck::new(case.workload);
     let output = Output::new(Box::new(check.clone()), Secrets::new());
     let files = Files::new();
@@ -377,10 +384,12 @@ async fn measure(source: &dyn connector_runtime::source::DynSource, case: &Case)
     let wall = started.elapsed().as_secs_f64();
     let peak = peak_memory();
     let checked = check.result();
-    let requests = api.counts.requests.load(Ordering::Relaxed);
-    let throttled = api.counts.throttled.load(Ordering::Relaxed);
-    let unknown = api.counts.unknown.load(Ordering::Relaxed);
-    let quotas = api.report();
+    let ServerReport {
+        requests,
+        throttled,
+        unknown,
+        quotas,
+    } = api.finish();
     let minimum = quotas
         .iter()
         .map(|(_, _, d)| d.as_secs_f64())
@@ -404,7 +413,9 @@ async fn measure(source: &dyn connector_runtime::source::DynSource, case: &Case)
         );
     }
     println!("  wall         {wall:.2} s (quota-bound minimum {minimum:.2} s)");
-    println!("  peak memory  {peak} (VmHWM, whole process, local API included)");
+    println!(
+        "  peak memory  {peak} (VmHWM of the connector's process; the local API runs in a child)"
+    );
     let ok = code == 0 && checked.exact() && throttled == 0 && unknown == 0;
     if !ok {
         eprintln!(
@@ -420,5 +431,154 @@ async fn measure(source: &dyn connector_runtime::source::DynSource, case: &Case)
         minimum,
         peak,
         ok,
+    }
+}
+
+/// Set in the child process that serves a workload's local API: the workload as
+/// [`workload_spec`] writes it.
+const SERVE_VAR: &str = "BENCH_SERVE";
+
+fn workload_spec(w: Workload) -> String {
+    match w {
+        Workload::PinterestAds { accounts, ads } => format!("pinterest_ads {accounts} {ads}"),
+        Workload::PinterestAdAnalytics { ads, days } => {
+            format!("pinterest_ad_analytics {ads} {days}")
+        }
+        Workload::KlaviyoEvents { events, days } => format!("klaviyo_events {events} {days}"),
+        Workload::TiktokAds { advertisers, ads } => format!("tiktok_ads {advertisers} {ads}"),
+    }
+}
+
+fn parse_workload(spec: &str) -> Option<Workload> {
+    let mut parts = spec.split_whitespace();
+    let name = parts.next()?;
+    let a: usize = parts.next()?.parse().ok()?;
+    let b: usize = parts.next()?.parse().ok()?;
+    Some(match name {
+        "pinterest_ads" => Workload::PinterestAds {
+            accounts: a,
+            ads: b,
+        },
+        "pinterest_ad_analytics" => Workload::PinterestAdAnalytics { ads: a, days: b },
+        "klaviyo_events" => Workload::KlaviyoEvents { events: a, days: b },
+        "tiktok_ads" => Workload::TiktokAds {
+            advertisers: a,
+            ads: b,
+        },
+        _ => return None,
+    })
+}
+
+/// The child process: serves the workload's API, prints its URI, and when its stdin says
+/// `report` (or closes), prints the counts and exits.
+async fn serve(spec: &str) {
+    let Some(workload) = parse_workload(spec) else {
+        eprintln!("{SERVE_VAR}: not a workload: {spec:?}");
+        std::process::exit(2);
+    };
+    let api = QuotaApi::start(workload).await;
+    println!("{}", api.uri());
+    let _ = std::io::stdout().flush();
+    let _ = tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+    })
+    .await;
+    let mut out = format!(
+        "counts {} {} {}\n",
+        api.counts.requests.load(Ordering::Relaxed),
+        api.counts.throttled.load(Ordering::Relaxed),
+        api.counts.unknown.load(Ordering::Relaxed)
+    );
+    for (name, count, min) in api.report() {
+        out.push_str(&format!("quota {name} {count} {}\n", min.as_secs_f64()));
+    }
+    out.push_str("end\n");
+    print!("{out}");
+    let _ = std::io::stdout().flush();
+}
+
+/// What the local API counted.
+struct ServerReport {
+    requests: u64,
+    throttled: u64,
+    unknown: u64,
+    /// `(quota, admitted requests, quota-bound minimum)`.
+    quotas: Vec<(String, u64, std::time::Duration)>,
+}
+
+/// A workload's local API in a child process.
+struct ChildApi {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    uri: String,
+}
+
+impl ChildApi {
+    fn start(workload: Workload) -> Self {
+        let exe = std::env::current_exe().expect("the benchmark's own path");
+        let mut child = Command::new(exe)
+            .env(SERVE_VAR, workload_spec(workload))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the local API's process starts");
+        let stdin = child.stdin.take().expect("a piped stdin");
+        let mut stdout = BufReader::new(child.stdout.take().expect("a piped stdout"));
+        let mut uri = String::new();
+        stdout
+            .read_line(&mut uri)
+            .expect("the local API prints its address");
+        assert!(
+            uri.starts_with("http://"),
+            "the local API did not start: {uri:?}"
+        );
+        ChildApi {
+            child,
+            stdin,
+            stdout,
+            uri: uri.trim().to_string(),
+        }
+    }
+
+    fn uri(&self) -> String {
+        self.uri.clone()
+    }
+
+    /// Asks for the counts and ends the child.
+    fn finish(mut self) -> ServerReport {
+        let _ = writeln!(self.stdin, "report");
+        let _ = self.stdin.flush();
+        let mut report = ServerReport {
+            requests: 0,
+            throttled: 0,
+            unknown: 0,
+            quotas: Vec::new(),
+        };
+        let mut line = String::new();
+        loop {
+            line.clear();
+            match self.stdout.read_line(&mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            let parts: Vec<&str> = line.split_whitespace().collect();
+            match parts.as_slice() {
+                ["counts", r, t, u] => {
+                    report.requests = r.parse().unwrap_or(0);
+                    report.throttled = t.parse().unwrap_or(0);
+                    report.unknown = u.parse().unwrap_or(0);
+                }
+                ["quota", name, count, min] => report.quotas.push((
+                    name.to_string(),
+                    count.parse().unwrap_or(0),
+                    std::time::Duration::from_secs_f64(min.parse().unwrap_or(0.0)),
+                )),
+                _ => break,
+            }
+        }
+        let _ = self.child.wait();
+        report
     }
 }
