@@ -68,6 +68,19 @@ fn reset_peak_memory() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
+/// The process's resident memory now (`VmRSS`), in MiB; 0 where unknown.
+fn resident_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
 fn peak_memory() -> String {
     match peak_rss_kib() {
         Some(kib) => format!("{:.1} MiB", kib as f64 / 1024.0),
@@ -356,8 +369,9 @@ async fn quota_workloads() -> bool {
 }
 
 async fn measure(source: &dyn connector_runtime::source::DynSource, case: &Case) -> Measured {
-    let mut api = ChildApi::start(case.workload);
+    let api = ChildApi::start(case.workload);
     reset_peak_memory();
+    let before = resident_mib();
     let check = RecordCheck::new(case.workload);
     let output = Output::new(Box::new(check.clone()), Secrets::new());
     let files = Files::new();
@@ -414,7 +428,7 @@ async fn measure(source: &dyn connector_runtime::source::DynSource, case: &Case)
     }
     println!("  wall         {wall:.2} s (quota-bound minimum {minimum:.2} s)");
     println!(
-        "  peak memory  {peak} (VmHWM of the connector's process; the local API runs in a child)"
+        "  peak memory  {peak} (VmHWM of the connector's process, {before:.1} MiB resident when the read started; the local API runs in a child)"
     );
     let ok = code == 0 && checked.exact() && throttled == 0 && unknown == 0;
     if !ok {
