@@ -12,9 +12,10 @@
 //!    API's published quotas with sliding windows counted at arrival and answers over-quota
 //!    requests the way the API does. For each: records, requests, throttled answers, wall
 //!    time, the quota-bound minimum wall time (the least time any client needs for that many
-//!    requests without a throttled answer) and wall/minimum, and peak memory. The local API
-//!    runs in a child process (this binary re-executed with `BENCH_SERVE`), so the peak memory
-//!    is the connector's own, as a user would see it. Sizes via
+//!    requests without a throttled answer) and wall/minimum, and peak memory. Each read runs
+//!    in a child process of its own (this binary re-executed with `BENCH_READ`) and the local
+//!    API in another (`BENCH_SERVE`), so the peak memory is the connector's own, as a user
+//!    would see it. Sizes via
 //!    `BENCH_PINTEREST_ACCOUNTS` (5) x `BENCH_PINTEREST_ADS` (20,000),
 //!    `BENCH_ANALYTICS_ADS` (300; x 90 days, the connector's analytics range),
 //!    `BENCH_KLAVIYO_EVENTS` (50,000), `BENCH_TIKTOK_ADVERTISERS` (20) x `BENCH_TIKTOK_ADS`
@@ -160,11 +161,15 @@ fn main() {
         runtime.block_on(serve(&spec));
         return;
     }
+    if let Ok(name) = std::env::var(READ_VAR) {
+        let ok = runtime.block_on(quota_workloads(Some(&name)));
+        std::process::exit(if ok { 0 } else { 1 });
+    }
     let mut ok = true;
     if selected("engine") {
         ok &= runtime.block_on(engine_read());
     }
-    ok &= runtime.block_on(quota_workloads());
+    ok &= runtime.block_on(quota_workloads(None));
     if !ok {
         eprintln!("the benchmark found a failed, incomplete or throttled read (see above)");
         std::process::exit(1);
@@ -281,7 +286,9 @@ struct Measured {
     ok: bool,
 }
 
-async fn quota_workloads() -> bool {
+/// Reads every selected workload, each in a child process of its own (`reader` `None`), or,
+/// in such a child, reads the one named `reader` and reports what it measured.
+async fn quota_workloads(reader: Option<&str>) -> bool {
     let mut cases = Vec::new();
     let accounts = setting("BENCH_PINTEREST_ACCOUNTS", 5, 2);
     let ads = setting("BENCH_PINTEREST_ADS", 20_000, 300);
@@ -338,6 +345,15 @@ async fn quota_workloads() -> bool {
     let mut rows = Vec::new();
     let mut ok = true;
     for case in cases.into_iter().filter(|c| selected(c.name)) {
+        let Some(name) = reader else {
+            let m = read_in_child(case.name);
+            ok &= m.ok;
+            rows.push((case.name, m));
+            continue;
+        };
+        if name != case.name {
+            continue;
+        }
         let m = match case.name {
             n if n.starts_with("pinterest") => {
                 measure(&source_pinterest::SourcePinterest, &case).await
@@ -345,8 +361,15 @@ async fn quota_workloads() -> bool {
             "klaviyo_events" => measure(&source_klaviyo::SourceKlaviyo, &case).await,
             _ => measure(&source_tiktok_marketing::SourceTiktokMarketing, &case).await,
         };
-        ok &= m.ok;
-        rows.push((case.name, m));
+        println!(
+            "{RESULT} {} {} {} {} {} {} {}",
+            m.records, m.requests, m.throttled, m.wall, m.minimum, m.ok, m.peak
+        );
+        return m.ok;
+    }
+    if reader.is_some() {
+        eprintln!("{READ_VAR}: no selected workload of that name");
+        return false;
     }
     if rows.is_empty() {
         return ok;
@@ -594,5 +617,67 @@ impl ChildApi {
         }
         let _ = self.child.wait();
         report
+    }
+}
+
+/// Set in the child process that reads one workload: the workload's name.
+const READ_VAR: &str = "BENCH_READ";
+/// Starts the line in which a reading child reports what it measured.
+const RESULT: &str = "bench-result";
+
+/// Reads workload `name` in a child process of its own (this binary, same arguments and
+/// environment, with `BENCH_READ`), so its peak memory is that read's alone and not lifted by
+/// the heap an earlier read in the same process kept. The child's report is passed through.
+fn read_in_child(name: &str) -> Measured {
+    let failed = Measured {
+        records: 0,
+        requests: 0,
+        throttled: 0,
+        wall: 0.0,
+        minimum: 0.0,
+        peak: "n/a".into(),
+        ok: false,
+    };
+    let exe = std::env::current_exe().expect("the benchmark's own path");
+    let child = Command::new(exe)
+        .args(std::env::args().skip(1))
+        .env(READ_VAR, name)
+        .stdout(Stdio::piped())
+        .spawn();
+    let Ok(mut child) = child else {
+        eprintln!("{name}: the reading process did not start");
+        return failed;
+    };
+    let mut measured = None;
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let Some(rest) = line.strip_prefix(RESULT) else {
+                println!("{line}");
+                continue;
+            };
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            if let [records, requests, throttled, wall, minimum, ok, peak @ ..] = f.as_slice() {
+                measured = Some(Measured {
+                    records: records.parse().unwrap_or(0),
+                    requests: requests.parse().unwrap_or(0),
+                    throttled: throttled.parse().unwrap_or(0),
+                    wall: wall.parse().unwrap_or(0.0),
+                    minimum: minimum.parse().unwrap_or(0.0),
+                    peak: peak.join(" "),
+                    ok: *ok == "true",
+                });
+            }
+        }
+    }
+    let exited = child.wait().map(|s| s.success()).unwrap_or(false);
+    match measured {
+        Some(m) => Measured {
+            ok: m.ok && exited,
+            ..m
+        },
+        None => {
+            eprintln!("{name}: the reading process reported nothing");
+            failed
+        }
     }
 }
