@@ -12,7 +12,10 @@
 //!    API's published quotas with sliding windows counted at arrival and answers over-quota
 //!    requests the way the API does. For each: records, requests, throttled answers, wall
 //!    time, the quota-bound minimum wall time (the least time any client needs for that many
-//!    requests without a throttled answer) and wall/minimum, and peak memory. Sizes via
+//!    requests without a throttled answer) and wall/minimum, and peak memory. Each read runs
+//!    in a child process of its own (this binary re-executed with `BENCH_READ`) and the local
+//!    API in another (`BENCH_SERVE`), so the peak memory is the connector's own, as a user
+//!    would see it. Sizes via
 //!    `BENCH_PINTEREST_ACCOUNTS` (5) x `BENCH_PINTEREST_ADS` (20,000),
 //!    `BENCH_ANALYTICS_ADS` (300; x 90 days, the connector's analytics range),
 //!    `BENCH_KLAVIYO_EVENTS` (50,000), `BENCH_TIKTOK_ADVERTISERS` (20) x `BENCH_TIKTOK_ADS`
@@ -24,7 +27,8 @@
 //! Exits non-zero if any read fails, loses, duplicates or invents a record, or if any API
 //! served a throttled answer. Wall times are printed, never asserted.
 
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -63,6 +67,19 @@ fn selected(name: &str) -> bool {
 /// own. Linux only; elsewhere peaks accumulate over the run.
 fn reset_peak_memory() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// The process's resident memory now (`VmRSS`), in MiB; 0 where unknown.
+fn resident_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
 }
 
 fn peak_memory() -> String {
@@ -140,11 +157,19 @@ fn main() {
         .enable_all()
         .build()
         .expect("a tokio runtime");
+    if let Ok(spec) = std::env::var(SERVE_VAR) {
+        runtime.block_on(serve(&spec));
+        return;
+    }
+    if let Ok(name) = std::env::var(READ_VAR) {
+        let ok = runtime.block_on(quota_workloads(Some(&name)));
+        std::process::exit(if ok { 0 } else { 1 });
+    }
     let mut ok = true;
     if selected("engine") {
         ok &= runtime.block_on(engine_read());
     }
-    ok &= runtime.block_on(quota_workloads());
+    ok &= runtime.block_on(quota_workloads(None));
     if !ok {
         eprintln!("the benchmark found a failed, incomplete or throttled read (see above)");
         std::process::exit(1);
@@ -261,7 +286,9 @@ struct Measured {
     ok: bool,
 }
 
-async fn quota_workloads() -> bool {
+/// Reads every selected workload, each in a child process of its own (`reader` `None`), or,
+/// in such a child, reads the one named `reader` and reports what it measured.
+async fn quota_workloads(reader: Option<&str>) -> bool {
     let mut cases = Vec::new();
     let accounts = setting("BENCH_PINTEREST_ACCOUNTS", 5, 2);
     let ads = setting("BENCH_PINTEREST_ADS", 20_000, 300);
@@ -318,6 +345,15 @@ async fn quota_workloads() -> bool {
     let mut rows = Vec::new();
     let mut ok = true;
     for case in cases.into_iter().filter(|c| selected(c.name)) {
+        let Some(name) = reader else {
+            let m = read_in_child(case.name);
+            ok &= m.ok;
+            rows.push((case.name, m));
+            continue;
+        };
+        if name != case.name {
+            continue;
+        }
         let m = match case.name {
             n if n.starts_with("pinterest") => {
                 measure(&source_pinterest::SourcePinterest, &case).await
@@ -325,8 +361,15 @@ async fn quota_workloads() -> bool {
             "klaviyo_events" => measure(&source_klaviyo::SourceKlaviyo, &case).await,
             _ => measure(&source_tiktok_marketing::SourceTiktokMarketing, &case).await,
         };
-        ok &= m.ok;
-        rows.push((case.name, m));
+        println!(
+            "{RESULT} {} {} {} {} {} {} {}",
+            m.records, m.requests, m.throttled, m.wall, m.minimum, m.ok, m.peak
+        );
+        return m.ok;
+    }
+    if reader.is_some() {
+        eprintln!("{READ_VAR}: no selected workload of that name");
+        return false;
     }
     if rows.is_empty() {
         return ok;
@@ -349,8 +392,9 @@ async fn quota_workloads() -> bool {
 }
 
 async fn measure(source: &dyn connector_runtime::source::DynSource, case: &Case) -> Measured {
+    let api = ChildApi::start(case.workload);
     reset_peak_memory();
-    let api = QuotaApi::start(case.workload).await;
+    let before = resident_mib();
     let check = RecordCheck::new(case.workload);
     let output = Output::new(Box::new(check.clone()), Secrets::new());
     let files = Files::new();
@@ -377,10 +421,12 @@ async fn measure(source: &dyn connector_runtime::source::DynSource, case: &Case)
     let wall = started.elapsed().as_secs_f64();
     let peak = peak_memory();
     let checked = check.result();
-    let requests = api.counts.requests.load(Ordering::Relaxed);
-    let throttled = api.counts.throttled.load(Ordering::Relaxed);
-    let unknown = api.counts.unknown.load(Ordering::Relaxed);
-    let quotas = api.report();
+    let ServerReport {
+        requests,
+        throttled,
+        unknown,
+        quotas,
+    } = api.finish();
     let minimum = quotas
         .iter()
         .map(|(_, _, d)| d.as_secs_f64())
@@ -404,7 +450,9 @@ async fn measure(source: &dyn connector_runtime::source::DynSource, case: &Case)
         );
     }
     println!("  wall         {wall:.2} s (quota-bound minimum {minimum:.2} s)");
-    println!("  peak memory  {peak} (VmHWM, whole process, local API included)");
+    println!(
+        "  peak memory  {peak} (VmHWM of the connector's process, {before:.1} MiB resident when the read started; the local API runs in a child)"
+    );
     let ok = code == 0 && checked.exact() && throttled == 0 && unknown == 0;
     if !ok {
         eprintln!(
@@ -420,5 +468,216 @@ async fn measure(source: &dyn connector_runtime::source::DynSource, case: &Case)
         minimum,
         peak,
         ok,
+    }
+}
+
+/// Set in the child process that serves a workload's local API: the workload as
+/// [`workload_spec`] writes it.
+const SERVE_VAR: &str = "BENCH_SERVE";
+
+fn workload_spec(w: Workload) -> String {
+    match w {
+        Workload::PinterestAds { accounts, ads } => format!("pinterest_ads {accounts} {ads}"),
+        Workload::PinterestAdAnalytics { ads, days } => {
+            format!("pinterest_ad_analytics {ads} {days}")
+        }
+        Workload::KlaviyoEvents { events, days } => format!("klaviyo_events {events} {days}"),
+        Workload::TiktokAds { advertisers, ads } => format!("tiktok_ads {advertisers} {ads}"),
+    }
+}
+
+fn parse_workload(spec: &str) -> Option<Workload> {
+    let mut parts = spec.split_whitespace();
+    let name = parts.next()?;
+    let a: usize = parts.next()?.parse().ok()?;
+    let b: usize = parts.next()?.parse().ok()?;
+    Some(match name {
+        "pinterest_ads" => Workload::PinterestAds {
+            accounts: a,
+            ads: b,
+        },
+        "pinterest_ad_analytics" => Workload::PinterestAdAnalytics { ads: a, days: b },
+        "klaviyo_events" => Workload::KlaviyoEvents { events: a, days: b },
+        "tiktok_ads" => Workload::TiktokAds {
+            advertisers: a,
+            ads: b,
+        },
+        _ => return None,
+    })
+}
+
+/// The child process: serves the workload's API, prints its URI, and when its stdin says
+/// `report` (or closes), prints the counts and exits.
+async fn serve(spec: &str) {
+    let Some(workload) = parse_workload(spec) else {
+        eprintln!("{SERVE_VAR}: not a workload: {spec:?}");
+        std::process::exit(2);
+    };
+    let api = QuotaApi::start(workload).await;
+    println!("{}", api.uri());
+    let _ = std::io::stdout().flush();
+    let _ = tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+    })
+    .await;
+    let mut out = format!(
+        "counts {} {} {}\n",
+        api.counts.requests.load(Ordering::Relaxed),
+        api.counts.throttled.load(Ordering::Relaxed),
+        api.counts.unknown.load(Ordering::Relaxed)
+    );
+    for (name, count, min) in api.report() {
+        out.push_str(&format!("quota {name} {count} {}\n", min.as_secs_f64()));
+    }
+    out.push_str("end\n");
+    print!("{out}");
+    let _ = std::io::stdout().flush();
+}
+
+/// What the local API counted.
+struct ServerReport {
+    requests: u64,
+    throttled: u64,
+    unknown: u64,
+    /// `(quota, admitted requests, quota-bound minimum)`.
+    quotas: Vec<(String, u64, std::time::Duration)>,
+}
+
+/// A workload's local API in a child process.
+struct ChildApi {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    uri: String,
+}
+
+impl ChildApi {
+    fn start(workload: Workload) -> Self {
+        let exe = std::env::current_exe().expect("the benchmark's own path");
+        let mut child = Command::new(exe)
+            .env(SERVE_VAR, workload_spec(workload))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the local API's process starts");
+        let stdin = child.stdin.take().expect("a piped stdin");
+        let mut stdout = BufReader::new(child.stdout.take().expect("a piped stdout"));
+        let mut uri = String::new();
+        stdout
+            .read_line(&mut uri)
+            .expect("the local API prints its address");
+        assert!(
+            uri.starts_with("http://"),
+            "the local API did not start: {uri:?}"
+        );
+        ChildApi {
+            child,
+            stdin,
+            stdout,
+            uri: uri.trim().to_string(),
+        }
+    }
+
+    fn uri(&self) -> String {
+        self.uri.clone()
+    }
+
+    /// Asks for the counts and ends the child.
+    fn finish(mut self) -> ServerReport {
+        let _ = writeln!(self.stdin, "report");
+        let _ = self.stdin.flush();
+        let mut report = ServerReport {
+            requests: 0,
+            throttled: 0,
+            unknown: 0,
+            quotas: Vec::new(),
+        };
+        let mut line = String::new();
+        loop {
+            line.clear();
+            match self.stdout.read_line(&mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            let parts: Vec<&str> = line.split_whitespace().collect();
+            match parts.as_slice() {
+                ["counts", r, t, u] => {
+                    report.requests = r.parse().unwrap_or(0);
+                    report.throttled = t.parse().unwrap_or(0);
+                    report.unknown = u.parse().unwrap_or(0);
+                }
+                ["quota", name, count, min] => report.quotas.push((
+                    name.to_string(),
+                    count.parse().unwrap_or(0),
+                    std::time::Duration::from_secs_f64(min.parse().unwrap_or(0.0)),
+                )),
+                _ => break,
+            }
+        }
+        let _ = self.child.wait();
+        report
+    }
+}
+
+/// Set in the child process that reads one workload: the workload's name.
+const READ_VAR: &str = "BENCH_READ";
+/// Starts the line in which a reading child reports what it measured.
+const RESULT: &str = "bench-result";
+
+/// Reads workload `name` in a child process of its own (this binary, same arguments and
+/// environment, with `BENCH_READ`), so its peak memory is that read's alone and not lifted by
+/// the heap an earlier read in the same process kept. The child's report is passed through.
+fn read_in_child(name: &str) -> Measured {
+    let failed = Measured {
+        records: 0,
+        requests: 0,
+        throttled: 0,
+        wall: 0.0,
+        minimum: 0.0,
+        peak: "n/a".into(),
+        ok: false,
+    };
+    let exe = std::env::current_exe().expect("the benchmark's own path");
+    let child = Command::new(exe)
+        .args(std::env::args().skip(1))
+        .env(READ_VAR, name)
+        .stdout(Stdio::piped())
+        .spawn();
+    let Ok(mut child) = child else {
+        eprintln!("{name}: the reading process did not start");
+        return failed;
+    };
+    let mut measured = None;
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let Some(rest) = line.strip_prefix(RESULT) else {
+                println!("{line}");
+                continue;
+            };
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            if let [records, requests, throttled, wall, minimum, ok, peak @ ..] = f.as_slice() {
+                measured = Some(Measured {
+                    records: records.parse().unwrap_or(0),
+                    requests: requests.parse().unwrap_or(0),
+                    throttled: throttled.parse().unwrap_or(0),
+                    wall: wall.parse().unwrap_or(0.0),
+                    minimum: minimum.parse().unwrap_or(0.0),
+                    peak: peak.join(" "),
+                    ok: *ok == "true",
+                });
+            }
+        }
+    }
+    let exited = child.wait().map(|s| s.success()).unwrap_or(false);
+    match measured {
+        Some(m) => Measured {
+            ok: m.ok && exited,
+            ..m
+        },
+        None => {
+            eprintln!("{name}: the reading process reported nothing");
+            failed
+        }
     }
 }

@@ -327,6 +327,9 @@ async fn execute(
             };
             let Prepared { streams, workers } = source.prepare(&config, &ctx)?;
             let requests = sync::plan_read(&streams, &configured, &states, env.clock.now())?;
+            // The requests hold the selected streams; the others (and their schemas, megabytes
+            // for a source with dozens of streams) are not needed for the rest of the read.
+            drop((streams, configured, states));
             tracing::info!(
                 "Starting {} {}: reading {} stream(s)",
                 source.name(),

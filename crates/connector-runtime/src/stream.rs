@@ -337,6 +337,10 @@ impl SimpleRetriever {
             // passes as an empty last page (see `Expect`).
             if first.expect == Expect::Json {
                 first.expect = self.expect.clone().unwrap_or_else(|| self.selector.expectation());
+                // The plain path selector reads exactly the list there: its records can stay
+                // text until each is read, instead of a whole page parsed at once.
+                first.raw_records = self.expect.is_none()
+                    && matches!(&self.selector, RecordSelector::Path(p) if !p.contains(&"*".to_string()));
             }
             let mut req = first.clone();
             if let Paginator::PageNumber { size_param, page_size, .. } = &self.paginator {
@@ -354,8 +358,8 @@ impl SimpleRetriever {
                     Some(h) => self.requester.send_with(&req, h).await?,
                     None => self.requester.send(&req).await?,
                 };
-                let body = match outcome {
-                    Outcome::Success(r) => r.body,
+                let (body, raw) = match outcome {
+                    Outcome::Success(r) => (r.body, r.records),
                     Outcome::Ignored { .. } => break,
                 };
                 if first_page {
@@ -400,11 +404,23 @@ impl SimpleRetriever {
                             Some(r)
                         }),
                 };
-                let records = self.selector.select(body)?;
-                let count = records.len();
-                for r in records {
-                    yield r;
-                }
+                let count = match raw {
+                    Some(raw) => {
+                        let count = raw.len();
+                        for r in raw {
+                            yield r?;
+                        }
+                        count
+                    }
+                    None => {
+                        let records = self.selector.select(body)?;
+                        let count = records.len();
+                        for r in records {
+                            yield r;
+                        }
+                        count
+                    }
+                };
                 match (&self.paginator, next) {
                     (Paginator::PageNumber { page_param, size_param, page_size, .. }, _) => {
                         read_so_far += count as u64;

@@ -148,7 +148,8 @@ fn is_analytics(url: &url::Url) -> bool {
 /// standard-access limits: `ads_analytics` 300/min, everything else (`ads_read`,
 /// `boards`/`pins`, `catalogs`: 1,000/min each) 1,000/min together, and the universal
 /// 100 requests per second over every endpoint. Bursts up to each limit are allowed; the
-/// limiter counts every window slightly longer than published for arrival jitter. The
+/// limiter counts each request until a window after its answer (the latest it can have
+/// arrived, which is when Pinterest counts it). The
 /// `X-RateLimit-*` headers Pinterest sends replace these numbers when they differ, and a
 /// throttled answer pauses the whole category. Report downloads from the storage host are not
 /// Pinterest API calls and are not budgeted. Windows are scaled by the run's time scale, so

@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod error_handler;
 pub mod rate_limit;
+pub mod raw_records;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,6 +61,9 @@ pub struct HttpRequest {
     pub authenticate: bool,
     /// What a 2xx answer must hold to count as read; anything else is retried, then fails.
     pub expect: Expect,
+    /// Hand the records at the [`Expect::JsonAt`] path over unparsed ([`Response::records`]),
+    /// to be parsed one at a time as they are read (see [`raw_records`]).
+    pub raw_records: bool,
 }
 
 /// What a successful (2xx) answer must contain to be used.
@@ -91,6 +95,7 @@ impl HttpRequest {
             body: None,
             authenticate: true,
             expect: Expect::Json,
+            raw_records: false,
         }
     }
 
@@ -130,7 +135,10 @@ pub struct Response {
     pub status: u16,
     pub headers: HeaderMap,
     /// The parsed JSON body (`Value::Null` when empty, or not JSON under [`Expect::Anything`]).
+    /// With [`HttpRequest::raw_records`], an empty list stands where the records are.
     pub body: Value,
+    /// The records, unparsed, when the request asked for them so and they form a list.
+    pub records: Option<raw_records::RawRecords>,
 }
 
 #[derive(Debug, Clone)]
@@ -474,7 +482,7 @@ impl Requester {
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
-            self.budget.acquire(req.method.as_str(), &url).await;
+            let ticket = self.budget.acquire(req.method.as_str(), &url).await;
             let mut builder = match req.method {
                 Method::Get => client.get(url.clone()),
                 Method::Post => client.post(url.clone()),
@@ -498,7 +506,10 @@ impl Requester {
                 Some(RequestBody::Form(f)) => builder.form(f),
                 None => builder,
             };
-            let (action, headers, status, body) = match builder.send().await {
+            let answer = builder.send().await;
+            // Headers or error are back: the latest instant the request can have arrived.
+            ticket.complete();
+            let (action, headers, status, body, records) = match answer {
                 Err(e) => {
                     let message = format!("Request to {display_url} failed: {}", without_url(&e));
                     (
@@ -506,12 +517,13 @@ impl Requester {
                         HeaderMap::new(),
                         0u16,
                         Value::Null,
+                        None,
                     )
                 }
                 Ok(resp) => {
                     let status = resp.status().as_u16();
                     let headers = resp.headers().clone();
-                    match resp.bytes().await {
+                    match read_body(resp).await {
                         Err(e) => (
                             ResponseAction::retry(format!(
                                 "Reading the answer of {display_url} failed: {}",
@@ -520,9 +532,20 @@ impl Requester {
                             headers,
                             status,
                             Value::Null,
+                            None,
                         ),
                         Ok(bytes) => {
-                            let parsed: std::result::Result<Value, String> = if bytes.is_empty() {
+                            let split = match &req.expect {
+                                Expect::JsonAt(path) if req.raw_records => {
+                                    raw_records::split(&bytes, path)
+                                }
+                                _ => None,
+                            };
+                            let (split, spans) = split.unzip();
+                            let parsed: std::result::Result<Value, String> = if let Some(v) = split
+                            {
+                                Ok(v)
+                            } else if bytes.is_empty() {
                                 Err("the body is empty".into())
                             } else {
                                 serde_json::from_slice(&bytes)
@@ -556,7 +579,8 @@ impl Requester {
                                 },
                                 other => other,
                             };
-                            (action, headers, status, body)
+                            let records = spans.map(|s| raw_records::records(bytes, s));
+                            (action, headers, status, body, records)
                         }
                     }
                 }
@@ -569,6 +593,7 @@ impl Requester {
                         status,
                         headers,
                         body,
+                        records,
                     }))
                 }
                 ResponseAction::Ignore { message } => {
@@ -642,6 +667,22 @@ impl Requester {
             tokio::time::sleep(self.env.scaled(delay)).await;
         }
     }
+}
+
+/// The most a `Content-Length` may make [`read_body`] reserve up front; a larger body grows
+/// as it arrives.
+const MAX_RESERVE: u64 = 16 << 20;
+
+/// Reads a whole body into one buffer, sized by `Content-Length` when there is one: each
+/// chunk is copied in as it arrives and released, where collecting the chunks and then
+/// joining them would hold a page twice.
+async fn read_body(mut resp: reqwest::Response) -> reqwest::Result<Vec<u8>> {
+    let reserve = resp.content_length().unwrap_or(0).min(MAX_RESERVE);
+    let mut body = Vec::with_capacity(usize::try_from(reserve).unwrap_or(0));
+    while let Some(chunk) = resp.chunk().await? {
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// Why a 2xx answer the handlers accepted cannot be used as `expect` demands, if it cannot.

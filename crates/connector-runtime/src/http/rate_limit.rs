@@ -11,21 +11,37 @@
 //! # Sliding windows, not GCRA
 //!
 //! A quota "N per window" lets N requests go at once as long as no window of that length ever
-//! holds more than N. Each rate therefore keeps the send times of its last requests and lets a
-//! request start only while fewer than N of them lie inside the window ending now. That is
+//! holds more than N. Each rate therefore keeps a log of its recent requests and lets a request
+//! start only while fewer than N of them may still lie inside the window ending now. That is
 //! exact: bursts of N are allowed, N+1 never are. `governor`'s GCRA cannot express it: with a
 //! burst of N its cell period is `window / N`, so after a burst it refills one cell per period
 //! and lets up to 2N-1 requests into some window; with a burst of one (what the budget used
 //! before) it never exceeds the quota but also never uses the burst the API grants (Klaviyo's
 //! 350/s sat idle behind 58/s).
 //!
-//! # Margin for network jitter
+//! # Counting where the server counts: arrival bounds, not a margin
 //!
-//! The API counts a request when it *arrives*. Two requests sent a window apart may arrive
-//! closer together when the first one is delayed on the way, so each window is counted as
-//! longer than published by [`margin`]: a tenth of the window, at most 250 ms (100 ms on a 1 s
-//! window, 250 ms on TikTok's 10 s and on per-minute windows). Arrival jitter up to the margin
-//! can then never put N+1 requests into one server-side window.
+//! The API counts a request when it *arrives*, and the client never sees that instant. It does
+//! know bounds: a request arrives after it was sent and before its answer's headers (or its
+//! error) came back. So every request the budget lets go gets a [`Ticket`] that the requester
+//! completes the moment the answer's headers or its error are back ([`Ticket::complete`];
+//! dropping it does the same, so an early return or a cancelled task never leaves a request
+//! pending). The log keeps, per request, that upper bound of its arrival; while the request is
+//! still in flight the bound is "now" (it may arrive at any moment).
+//!
+//! A new request arrives no earlier than it is sent, so it can share a server-side window with
+//! an earlier request only if that request's upper bound lies less than one window before the
+//! new send. The budget lets a request go when fewer than N logged requests are that recent
+//! (counting every request in flight), i.e. when the request N sends back has an upper-bound
+//! arrival at least one window + [`TOLERANCE`] before now. Whatever the actual arrivals
+//! within their bounds, no server-side window then ever holds N+1. The price is the round
+//! trip of the request that frees the slot (its answer must be back before its window starts
+//! counting), not a guess: a fixed margin for arrival jitter (10 % of each window, what the
+//! budget used before) cost 10 % of the throughput of every 1-second quota.
+//!
+//! A failed request is bounded the same way: a refused or reset connection either delivered
+//! the request before the error came back or never will, and a timed-out one was sent a whole
+//! read timeout before.
 //!
 //! # Listening to the server
 //!
@@ -42,6 +58,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use reqwest::header::HeaderMap;
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 /// `n` requests per `window`.
@@ -60,10 +77,16 @@ impl Rate {
     }
 }
 
-/// How much longer than published a window is counted: a tenth of it, at most 250 ms. See the
-/// module documentation.
-pub fn margin(window: Duration) -> Duration {
-    (window / 10).min(Duration::from_millis(250))
+/// How much longer than a window a request's arrival bound is kept counted: what separates
+/// "one window after the bound" on the client's clock from the server's count, i.e. timer
+/// and clock granularity (a server counting in whole milliseconds, a timestamp taken a moment
+/// after the request was read). Not a jitter margin: network delay is covered by the bounds.
+pub const TOLERANCE: Duration = Duration::from_millis(10);
+
+/// The tolerance of one window: [`TOLERANCE`], but at most a tenth of the window, so that the
+/// shrunken windows of time-scaled tests keep their proportions (and a zero window none).
+pub fn tolerance(window: Duration) -> Duration {
+    TOLERANCE.min(window / 10)
 }
 
 /// A predicate on (method, URL).
@@ -94,39 +117,60 @@ impl Matcher {
     }
 }
 
-/// One rate of a policy: its current limit and the send times inside its (margined) window.
+/// One rate of a policy: its current limit over its window.
 struct Window {
     /// The published window (what the server's `w=` refers to).
     window: Duration,
-    /// The window as counted: published length plus [`margin`].
+    /// The window plus its [`tolerance`]: how long after its arrival bound a request counts.
     span: Duration,
     /// The limit in force: the configured one until the server announces another.
     limit: u32,
-    sent: VecDeque<Instant>,
+}
+
+/// One request the budget let go.
+#[derive(Debug, Clone, Copy)]
+struct Sent {
+    /// The ticket's number within its policy (log order).
+    seq: u64,
+    /// The latest instant it can have arrived: when its answer or error came back. `None`
+    /// while it is in flight.
+    arrived_by: Option<Instant>,
 }
 
 impl Window {
     fn new(rate: &Rate) -> Self {
         Window {
             window: rate.window,
-            span: rate.window + margin(rate.window),
+            span: rate.window + tolerance(rate.window),
             limit: rate.requests,
-            sent: VecDeque::new(),
         }
     }
 
-    /// How long until one more request fits (zero: now).
-    fn wait(&mut self, now: Instant) -> Duration {
-        while self.sent.front().is_some_and(|t| *t + self.span <= now) {
-            self.sent.pop_front();
-        }
+    /// Whether `s` may still share a server-side window with a request sent `now`.
+    fn counts(&self, s: &Sent, now: Instant) -> bool {
+        s.arrived_by.is_none_or(|t| t + self.span > now)
+    }
+
+    /// How long until one more request fits: zero (now), a duration, or `None` when that
+    /// depends on a request still in flight (its completion wakes the waiters).
+    fn wait(&self, log: &VecDeque<Sent>, now: Instant) -> Option<Duration> {
         let limit = self.limit.max(1) as usize;
-        if self.sent.len() < limit {
-            return Duration::ZERO;
+        let counted = log.iter().filter(|s| self.counts(s, now)).count();
+        if counted < limit {
+            return Some(Duration::ZERO);
         }
-        // Once the `len - limit + 1` oldest requests leave the window, one more fits.
-        let frees = self.sent[self.sent.len() - limit] + self.span;
-        frees.saturating_duration_since(now)
+        // `counted - limit + 1` of them must stop counting; in-flight ones cannot yet.
+        let mut frees: Vec<Instant> = log
+            .iter()
+            .filter_map(|s| s.arrived_by.map(|t| t + self.span))
+            .filter(|t| *t > now)
+            .collect();
+        let k = counted - limit;
+        if frees.len() <= k {
+            return None;
+        }
+        let (_, nth, _) = frees.select_nth_unstable(k);
+        Some(nth.saturating_duration_since(now))
     }
 }
 
@@ -139,12 +183,20 @@ struct ServerCount {
 #[derive(Default)]
 struct PolicyState {
     windows: Vec<Window>,
+    /// The requests that may still count in some window, in the order they were let go.
+    log: VecDeque<Sent>,
+    next_seq: u64,
     paused_until: Option<Instant>,
     server: Option<ServerCount>,
 }
 
 impl PolicyState {
-    fn wait(&mut self, now: Instant) -> Duration {
+    /// How long until a request may go: a duration (zero: now), or `None` until some request
+    /// in flight completes.
+    fn wait(&mut self, now: Instant) -> Option<Duration> {
+        let longest = self.windows.iter().map(|w| w.span).max();
+        self.log
+            .retain(|s| longest.is_some_and(|span| s.arrived_by.is_none_or(|t| t + span > now)));
         let mut wait = self
             .paused_until
             .map_or(Duration::ZERO, |t| t.saturating_duration_since(now));
@@ -156,18 +208,35 @@ impl PolicyState {
                 wait = wait.max(s.reset.saturating_duration_since(now));
             }
         }
-        for w in &mut self.windows {
-            wait = wait.max(w.wait(now));
+        for w in &self.windows {
+            wait = wait.max(w.wait(&self.log, now)?);
         }
-        wait
+        Some(wait)
     }
 
-    fn record(&mut self, now: Instant) {
-        for w in &mut self.windows {
-            w.sent.push_back(now);
+    /// Logs a request let go now; returns its number for its ticket.
+    fn record(&mut self) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        if !self.windows.is_empty() {
+            self.log.push_back(Sent {
+                seq,
+                arrived_by: None,
+            });
         }
         if let Some(s) = &mut self.server {
             s.remaining = s.remaining.saturating_sub(1);
+        }
+        seq
+    }
+
+    /// Request `seq`'s answer (or error) came back at `at`.
+    fn complete(&mut self, seq: u64, at: Instant) {
+        if let Ok(i) = self.log.binary_search_by_key(&seq, |s| s.seq) {
+            let s = &mut self.log[i];
+            if s.arrived_by.is_none() {
+                s.arrived_by = Some(at);
+            }
         }
     }
 
@@ -195,15 +264,23 @@ impl Policy {
 /// The budget of one run.
 #[derive(Clone)]
 pub struct ApiBudget {
-    policies: Arc<Vec<Policy>>,
+    shared: Arc<Shared>,
     /// Multiplies the waits the server asks for (the run's time scale; 1.0 in production).
     time_scale: f64,
+}
+
+/// What every clone of a budget (every partition of the run) shares.
+#[derive(Default)]
+struct Shared {
+    policies: Vec<Policy>,
+    /// Wakes the requests waiting for a request in flight to complete.
+    completed: Notify,
 }
 
 impl Default for ApiBudget {
     fn default() -> Self {
         ApiBudget {
-            policies: Arc::new(Vec::new()),
+            shared: Arc::new(Shared::default()),
             time_scale: 1.0,
         }
     }
@@ -211,7 +288,49 @@ impl Default for ApiBudget {
 
 impl std::fmt::Debug for ApiBudget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ApiBudget({} policies)", self.policies.len())
+        write!(f, "ApiBudget({} policies)", self.shared.policies.len())
+    }
+}
+
+/// A request the budget let go, until its answer's headers (or its error) are back: then
+/// [`Ticket::complete`] (or dropping it) records that instant as the latest its request can
+/// have arrived at the server.
+#[must_use = "a ticket records when its request's answer came back"]
+pub struct Ticket {
+    shared: Option<Arc<Shared>>,
+    /// (policy index, the request's number in that policy's log).
+    entries: Vec<(usize, u64)>,
+}
+
+impl Ticket {
+    /// The request's answer headers or its error came back just now.
+    pub fn complete(mut self) {
+        self.finish();
+    }
+
+    fn finish(&mut self) {
+        let Some(shared) = self.shared.take() else {
+            return;
+        };
+        let now = Instant::now();
+        for (i, seq) in self.entries.drain(..) {
+            shared.policies[i].lock().complete(seq, now);
+        }
+        shared.completed.notify_waiters();
+    }
+}
+
+impl Drop for Ticket {
+    /// An early return, a cancelled task or a panic between send and answer: the request
+    /// either arrived by now or never will.
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+impl std::fmt::Debug for Ticket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Ticket({} policies)", self.entries.len())
     }
 }
 
@@ -247,7 +366,10 @@ impl ApiBudgetBuilder {
 
     pub fn build(self) -> ApiBudget {
         ApiBudget {
-            policies: Arc::new(self.policies),
+            shared: Arc::new(Shared {
+                policies: self.policies,
+                completed: Notify::new(),
+            }),
             time_scale: 1.0,
         }
     }
@@ -341,7 +463,7 @@ impl ApiBudget {
     fn applicable(&self, method: &str, url: &url::Url) -> Vec<usize> {
         let mut category_found = false;
         let mut out = Vec::new();
-        for (i, p) in self.policies.iter().enumerate() {
+        for (i, p) in self.shared.policies.iter().enumerate() {
             if (p.universal || !category_found) && p.matcher.matches(method, url) {
                 category_found |= !p.universal;
                 out.push(i);
@@ -353,7 +475,7 @@ impl ApiBudget {
     /// The policy a throttled answer or announced limit is about: the request's category, else
     /// its first universal policy.
     fn category(&self, method: &str, url: &url::Url) -> Option<&Policy> {
-        let policies = self.policies.iter();
+        let policies = self.shared.policies.iter();
         let mut matching = policies.filter(|p| p.matcher.matches(method, url));
         let first = matching.next()?;
         if !first.universal {
@@ -362,35 +484,55 @@ impl ApiBudget {
         matching.find(|p| !p.universal).or(Some(first))
     }
 
-    /// Waits until every policy the request falls under allows it, then counts it.
-    pub async fn acquire(&self, method: &str, url: &url::Url) {
+    /// Waits until every policy the request falls under allows it, then counts it. The
+    /// ticket is to be completed when the answer's headers (or an error) come back.
+    pub async fn acquire(&self, method: &str, url: &url::Url) -> Ticket {
         let applicable = self.applicable(method, url);
         if applicable.is_empty() {
-            return;
+            return Ticket {
+                shared: None,
+                entries: Vec::new(),
+            };
         }
         loop {
+            // Registered before looking, so that a completion in between is not missed.
+            let completed = self.shared.completed.notified();
+            tokio::pin!(completed);
+            completed.as_mut().enable();
             let now = Instant::now();
             let wait = {
                 let mut states: Vec<MutexGuard<'_, PolicyState>> = applicable
                     .iter()
-                    .map(|i| self.policies[*i].lock())
+                    .map(|i| self.shared.policies[*i].lock())
                     .collect();
-                let wait = states
-                    .iter_mut()
-                    .map(|s| s.wait(now))
-                    .max()
-                    .unwrap_or(Duration::ZERO);
-                if wait.is_zero() {
-                    for s in &mut states {
-                        s.record(now);
-                    }
+                let mut wait = Some(Duration::ZERO);
+                for s in &mut states {
+                    // Every state is looked at (and pruned), even after a `None`.
+                    let w = s.wait(now);
+                    wait = wait.zip(w).map(|(a, b)| a.max(b));
+                }
+                if wait == Some(Duration::ZERO) {
+                    let entries = applicable
+                        .iter()
+                        .zip(states.iter_mut())
+                        .map(|(i, s)| (*i, s.record()))
+                        .collect();
+                    return Ticket {
+                        shared: Some(self.shared.clone()),
+                        entries,
+                    };
                 }
                 wait
             };
-            if wait.is_zero() {
-                return;
+            match wait {
+                Some(wait) => {
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = &mut completed => {}
+                    }
+                }
+                None => completed.await,
             }
-            tokio::time::sleep(wait).await;
         }
     }
 
@@ -485,25 +627,51 @@ mod tests {
         budget.acquire(method, &url(u)).now_or_never().is_some()
     }
 
-    /// Asserts that no window of `rate` (as published) holds more than its limit.
-    fn assert_within(times: &[Instant], rate: Rate) {
-        let mut times = times.to_vec();
-        times.sort();
+    /// One request as the client saw it: let go, and its answer back.
+    #[derive(Debug, Clone, Copy)]
+    struct Trip {
+        sent: Instant,
+        back: Instant,
+    }
+
+    /// Asserts that no server-side window of `rate` can ever hold more than its limit,
+    /// whatever each request's actual arrival between its send and its answer: no N+1 upper
+    /// bounds (answers) fall into one window, and, stronger, for every request fewer than N
+    /// others let go no later than it were answered less than a window (+ tolerance) before it
+    /// was sent (any of those could arrive in one window with it).
+    fn assert_within(trips: &[Trip], rate: Rate) {
         let n = rate.requests as usize;
-        for w in times.windows(n + 1) {
+        let mut backs: Vec<Instant> = trips.iter().map(|t| t.back).collect();
+        backs.sort();
+        for w in backs.windows(n + 1) {
             assert!(
-                w[n] - w[0] >= rate.window + margin(rate.window),
-                "{} requests within {:?} (limit {} per {:?})",
+                w[n] - w[0] >= rate.window,
+                "{} answers within {:?} (limit {} per {:?})",
                 n + 1,
                 w[n] - w[0],
                 n,
                 rate.window
             );
         }
+        let span = rate.window + tolerance(rate.window);
+        for (i, c) in trips.iter().enumerate() {
+            let together = trips
+                .iter()
+                .enumerate()
+                .filter(|(j, t)| *j != i && t.sent <= c.sent && t.back + span > c.sent)
+                .count();
+            assert!(
+                together < n,
+                "a request sent at {:?} may share a window with {together} others (limit {n} per {:?})",
+                c.sent,
+                rate.window
+            );
+        }
     }
 
-    /// Many concurrent partitions against several rates at once: every window of every rate
-    /// (margin included) holds at most its limit, and the first burst uses the whole limit.
+    /// Many concurrent partitions against several rates at once, with irregular round trips
+    /// (some slow: a request in flight keeps counting): no window of any rate can hold more
+    /// than its limit, and the first burst uses the whole limit.
     #[tokio::test(start_paused = true)]
     async fn no_window_of_any_rate_ever_holds_more_than_its_limit() {
         let per_second = Rate::new(35, Duration::from_secs(1));
@@ -529,11 +697,23 @@ mod tests {
                 let path = if worker % 3 == 0 { "other" } else { "events" };
                 let u = url(&format!("http://127.0.0.1/{path}"));
                 for i in 0..70u64 {
-                    budget.acquire("GET", &u).await;
-                    let t = Instant::now();
-                    all.lock().unwrap().push(t);
+                    let ticket = budget.acquire("GET", &u).await;
+                    let sent = Instant::now();
+                    // A round trip of up to 240 ms, now and then 1.5 s.
+                    let rtt = if (i + worker) % 17 == 0 {
+                        1500
+                    } else {
+                        (i * 53 + worker * 29) % 240
+                    };
+                    tokio::time::sleep(Duration::from_millis(rtt)).await;
+                    ticket.complete();
+                    let trip = Trip {
+                        sent,
+                        back: Instant::now(),
+                    };
+                    all.lock().unwrap().push(trip);
                     if path == "events" {
-                        events.lock().unwrap().push(t);
+                        events.lock().unwrap().push(trip);
                     }
                     // Irregular gaps between a partition's requests.
                     tokio::time::sleep(Duration::from_millis((i * 37 + worker * 11) % 90)).await;
@@ -549,29 +729,81 @@ mod tests {
         assert_within(&events, per_second);
         assert_within(&events, per_minute);
         assert_within(&all, universal);
-        assert!(all.iter().all(|t| *t >= start));
+        assert!(all.iter().all(|t| t.sent >= start));
+        // Twelve partitions each start at once: the universal 20 lets all twelve go.
+        assert_eq!(all.iter().filter(|t| t.sent == start).count(), 12);
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_full_window_waits_exactly_until_its_oldest_request_leaves() {
+    async fn a_full_window_waits_until_the_earliest_answer_is_a_window_old() {
         let rate = Rate::new(3, Duration::from_secs(10));
         let budget = ApiBudget::builder().policy(Matcher::Any, &[rate]).build();
         let u = url("http://127.0.0.1/x");
         let start = Instant::now();
-        for _ in 0..3 {
-            budget.acquire("GET", &u).await;
-        }
+        let first = budget.acquire("GET", &u).await;
+        let second = budget.acquire("GET", &u).await;
+        let third = budget.acquire("GET", &u).await;
         assert_eq!(Instant::now(), start);
-        budget.acquire("GET", &u).await;
-        assert_eq!(Instant::now() - start, Duration::from_millis(10_250));
+        tokio::time::advance(Duration::from_millis(100)).await;
+        // The second answer comes back first: its request is the first to leave.
+        second.complete();
+        tokio::time::advance(Duration::from_millis(150)).await;
+        first.complete();
+        third.complete();
+        budget.acquire("GET", &u).await.complete();
+        assert_eq!(Instant::now() - start, Duration::from_millis(100 + 10_010));
+    }
+
+    /// A request in flight may still arrive at any moment: it counts until its answer is back
+    /// and a window has passed since; dropping its ticket (an error path) completes it too.
+    #[tokio::test(start_paused = true)]
+    async fn a_request_in_flight_counts_until_its_answer_is_back() {
+        let budget = ApiBudget::builder()
+            .policy(Matcher::Any, &[Rate::new(2, Duration::from_secs(1))])
+            .build();
+        let u = url("http://127.0.0.1/x");
+        let start = Instant::now();
+        let slow = budget.acquire("GET", &u).await;
+        let failed = budget.acquire("GET", &u).await;
+        tokio::time::advance(Duration::from_secs(3)).await;
+        assert!(!ready(&budget, "GET", "http://127.0.0.1/x"));
+        drop(failed);
+        let waiter = {
+            let budget = budget.clone();
+            tokio::spawn(async move {
+                let ticket = budget.acquire("GET", &url("http://127.0.0.1/x")).await;
+                (Instant::now() - start, ticket)
+            })
+        };
+        // The waiter goes one window (+ tolerance) after the dropped ticket.
+        let (waited, in_flight) = waiter.await.unwrap();
+        assert_eq!(waited, Duration::from_millis(4010));
+        // With two requests in flight, the next waits for an answer: the slow one's at 5 s.
+        let next = {
+            let budget = budget.clone();
+            tokio::spawn(async move {
+                budget
+                    .acquire("GET", &url("http://127.0.0.1/x"))
+                    .await
+                    .complete();
+                Instant::now() - start
+            })
+        };
+        tokio::time::sleep_until(start + Duration::from_secs(5)).await;
+        slow.complete();
+        assert_eq!(next.await.unwrap(), Duration::from_millis(6010));
+        in_flight.complete();
     }
 
     #[test]
-    fn margins() {
-        assert_eq!(margin(Duration::from_secs(1)), Duration::from_millis(100));
-        assert_eq!(margin(Duration::from_secs(10)), Duration::from_millis(250));
-        assert_eq!(margin(Duration::from_secs(60)), Duration::from_millis(250));
-        assert_eq!(margin(Duration::ZERO), Duration::ZERO);
+    fn tolerances() {
+        assert_eq!(tolerance(Duration::from_secs(1)), TOLERANCE);
+        assert_eq!(tolerance(Duration::from_secs(60)), TOLERANCE);
+        assert_eq!(
+            tolerance(Duration::from_millis(50)),
+            Duration::from_millis(5)
+        );
+        assert_eq!(tolerance(Duration::ZERO), Duration::ZERO);
     }
 
     #[tokio::test(start_paused = true)]
@@ -595,7 +827,8 @@ mod tests {
             tasks.push(tokio::spawn(async move {
                 budget
                     .acquire("GET", &url(&format!("http://127.0.0.1/{p}")))
-                    .await;
+                    .await
+                    .complete();
                 Instant::now() - start
             }));
         }
@@ -623,7 +856,7 @@ mod tests {
         let u = url("http://127.0.0.1/x");
         let start = Instant::now();
         budget.observe("GET", &u, 429, &headers(&[("Retry-After", "7")]));
-        budget.acquire("GET", &u).await;
+        budget.acquire("GET", &u).await.complete();
         assert_eq!(Instant::now() - start, Duration::from_secs(7));
         // A Retry-After on a successful answer is no pause.
         budget.observe("GET", &u, 200, &headers(&[("Retry-After", "7")]));
@@ -643,10 +876,10 @@ mod tests {
             200,
             &headers(&[("X-RateLimit-Remaining", "2"), ("X-RateLimit-Reset", "20")]),
         );
-        budget.acquire("GET", &u).await;
-        budget.acquire("GET", &u).await;
+        budget.acquire("GET", &u).await.complete();
+        budget.acquire("GET", &u).await.complete();
         assert_eq!(Instant::now(), start);
-        budget.acquire("GET", &u).await;
+        budget.acquire("GET", &u).await.complete();
         assert_eq!(Instant::now() - start, Duration::from_secs(20));
         // After the reset the server's count is forgotten; the configured rate applies.
         assert!(ready(&budget, "GET", "http://127.0.0.1/x"));
@@ -742,7 +975,7 @@ mod tests {
             .build();
         let u = url("http://127.0.0.1/api/other");
         for _ in 0..100 {
-            budget.acquire("GET", &u).await;
+            budget.acquire("GET", &u).await.complete();
         }
     }
 

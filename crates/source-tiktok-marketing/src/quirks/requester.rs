@@ -85,7 +85,8 @@ pub fn retry_policy() -> RetryPolicy {
 }
 
 /// The official client-side budget: 100 requests per 10 seconds over the whole sync, bursts
-/// of up to 100 allowed (the limiter counts each window 250 ms longer for arrival jitter). The
+/// of up to 100 allowed (the limiter counts each request until 10 s after its answer, the
+/// latest it can have arrived, which is when TikTok counts it). The
 /// window follows the run's time scale so tests (scale 0) do not pace.
 pub fn budget(env: &RunEnv) -> ApiBudget {
     ApiBudget::builder()
