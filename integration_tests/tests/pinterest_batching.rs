@@ -1,17 +1,17 @@
 //! source-pinterest: the entity analytics streams (`campaign_analytics`, `ad_group_analytics`,
-//! `ad_analytics`) read up to 250 entities of one ad account per request and window, route
+//! `ad_analytics`) read up to 33 entities of one ad account per request and window, route
 //! every row back to its entity, and write the per-entity state a request per entity writes.
 
 use std::collections::{BTreeMap, HashSet};
 
 use chrono::{Duration, NaiveDate};
-use integration_tests::{catalog, env, read, state_for, Run};
+use integration_tests::pinterest::{self, NOW};
+use integration_tests::{catalog, env, ok, read, state_for, Run};
 use serde_json::{json, Value};
 use source_pinterest::{SourcePinterest, BASE_URL_VAR};
 use wiremock::matchers::{method, path, path_regex, query_param};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-const NOW: &str = "2024-04-10T12:00:00Z";
 /// The three 30-day windows from the 89-day limit (2024-01-12) to today.
 const WINDOWS: [(&str, &str); 3] = [
     ("2024-01-12", "2024-02-10"),
@@ -20,21 +20,7 @@ const WINDOWS: [(&str, &str); 3] = [
 ];
 
 fn config() -> Value {
-    json!({
-        "start_date": "2024-01-01",
-        "credentials": {
-            "auth_method": "oauth2.0",
-            "client_id": "cid",
-            "client_secret": "csecret-123",
-            "refresh_token": "rtoken-123",
-            "access_token": "atoken-123",
-            "token_expiry_date": "2099-01-01T00:00:00+00:00"
-        }
-    })
-}
-
-fn ok(body: Value) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(body)
+    pinterest::config("2024-01-01")
 }
 
 fn query(req: &Request, name: &str) -> Option<String> {
@@ -187,7 +173,7 @@ fn records_by_entity(r: &Run, stream: &str, column: &str) -> BTreeMap<String, Ve
 }
 
 #[tokio::test]
-async fn ad_analytics_reads_250_ads_of_one_account_per_request_and_writes_the_per_ad_state() {
+async fn ad_analytics_reads_33_ads_of_one_account_per_request_and_writes_the_per_ad_state() {
     let server = MockServer::start().await;
     let a1: Vec<String> = (1000..1253).map(|n| n.to_string()).collect();
     let a2: Vec<String> = vec!["2000".into(), "2001".into()];
@@ -215,10 +201,15 @@ async fn ad_analytics_reads_250_ads_of_one_account_per_request_and_writes_the_pe
     .await;
     assert_eq!(r.code, 0, "{}", r.raw);
 
-    // One request per account, window and 250 ads, the ads joined in router order.
+    // One request per account, window and 33 ads (1,000 rows of a 30-day window at most),
+    // the ads joined in router order.
     let mut expected = Vec::new();
     for (start, end) in WINDOWS {
-        for (account, ids) in [("a1", &a1[..250]), ("a1", &a1[250..]), ("a2", &a2[..])] {
+        let groups = a1
+            .chunks(33)
+            .map(|ids| ("a1", ids))
+            .chain([("a2", &a2[..])]);
+        for (account, ids) in groups {
             expected.push((account.to_string(), ids.join(","), start.into(), end.into()));
         }
     }

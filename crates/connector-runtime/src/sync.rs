@@ -489,18 +489,22 @@ impl WindowProgress {
     }
 }
 
+/// One of the run's worker permits: every partition (or group of partitions) reads holding one.
+async fn worker(ctx: &SyncContext) -> Result<tokio::sync::OwnedSemaphorePermit> {
+    ctx.workers
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| Error::system("the worker pool was closed"))
+}
+
 /// Reads one partition, holding one of the run's worker permits.
 async fn read_partition(
     ctx: Arc<SyncContext>,
     run: Arc<StreamRun>,
     partition: Partition,
 ) -> Result<()> {
-    let _permit = ctx
-        .workers
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(|_| Error::system("the worker pool was closed"))?;
+    let _permit = worker(&ctx).await?;
     let stream = run.stream.clone();
     let Some(inc) = &stream.incremental else {
         return read_slice(

@@ -539,6 +539,7 @@ impl Requester {
                                 Expect::JsonAt(path) if req.raw_records => {
                                     raw_records::split(&bytes, path)
                                 }
+                                Expect::Json if req.raw_records => raw_records::split(&bytes, &[]),
                                 _ => None,
                             };
                             let (split, spans) = split.unzip();

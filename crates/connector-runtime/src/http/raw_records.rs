@@ -79,12 +79,14 @@ impl Iterator for Records {
 /// selector leaves them out. `None` when the body is not valid JSON or holds no list there:
 /// the caller then parses it whole.
 pub(crate) fn split(body: &[u8], path: &[String]) -> Option<(Value, Vec<(usize, usize)>)> {
-    if path.is_empty() {
-        return None;
-    }
     // Validates the whole body without building anything, so the scanner below only ever
     // walks well-formed JSON.
     serde_json::from_slice::<serde::de::IgnoredAny>(body).ok()?;
+    if path.is_empty() {
+        // The answer is the list itself (Pinterest's analytics): nothing else to keep.
+        let spans = elements(body, skip_ws(body, 0))?;
+        return Some((Value::Array(Vec::new()), spans));
+    }
     let mut at = (skip_ws(body, 0), 0);
     for key in path {
         at = member(body, at.0, key)?;
@@ -262,6 +264,26 @@ mod tests {
         let mut without = full.clone();
         without["data"]["list"] = json!([]);
         assert_eq!(rest, without);
+    }
+
+    #[test]
+    fn an_answer_that_is_a_list_is_its_records() {
+        let body = r#" [ {"AD_ID": "1"}, null, {"AD_ID": "2", "x": [1, "]"]} ] "#;
+        let (rest, records) = split(body.as_bytes(), &[])
+            .map(|(rest, spans)| {
+                let records = records(body.as_bytes().to_vec(), spans)
+                    .into_iter()
+                    .collect::<Result<Vec<Value>>>()
+                    .unwrap();
+                (rest, records)
+            })
+            .unwrap();
+        assert_eq!(rest, json!([]));
+        assert_eq!(
+            records,
+            [json!({"AD_ID": "1"}), json!({"AD_ID": "2", "x": [1, "]"]})]
+        );
+        assert!(split(b"[1, 2", &[]).is_none());
     }
 
     #[test]

@@ -57,12 +57,7 @@ pub(super) async fn read_group(
     run: Arc<StreamRun>,
     group: Group,
 ) -> Result<()> {
-    let _permit = ctx
-        .workers
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(|_| Error::system("the worker pool was closed"))?;
+    let _permit = super::worker(&ctx).await?;
     let stream = run.stream.clone();
     let sctx = ctx.stream(&stream.name);
     let inc = stream.incremental.as_ref();

@@ -37,10 +37,12 @@ use crate::error::{Error, Result};
 use crate::partition::Partition;
 use crate::stream::{Incremental, Slice};
 
-/// Records a window read ahead may hold before its reader waits for the emitter: a few pages
-/// of the APIs that use look-ahead (Klaviyo answers up to 200 events a page, a TikTok report
-/// 1000 rows), never a whole window.
-pub(crate) const WINDOW_BUFFER: usize = 500;
+/// Records a window read ahead may hold before its reader waits for the emitter (plus the
+/// page its reader is walking, kept as text): about one page of the APIs that use look-ahead
+/// (Klaviyo answers up to 200 events a page), never a whole window. Parsed records cost
+/// several times their text, so the buffer stays small: three windows ahead of 200 events
+/// each are a few MB.
+pub(crate) const WINDOW_BUFFER: usize = 200;
 
 /// One window being read by its own task. Dropping it aborts the task (the partition failed or
 /// was cancelled: its buffered records are never emitted).
