@@ -153,6 +153,8 @@ impl Write for Counter {
 }
 
 fn main() {
+    // As the connector binaries start (`cli::main`), so the reading child's memory is theirs.
+    connector_runtime::memory::tune_allocator();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

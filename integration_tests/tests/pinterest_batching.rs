@@ -1,5 +1,5 @@
 //! source-pinterest: the entity analytics streams (`campaign_analytics`, `ad_group_analytics`,
-//! `ad_analytics`) read up to 33 entities of one ad account per request and window, route
+//! `ad_analytics`) read up to 25 entities of one ad account per request and window, route
 //! every row back to its entity, and write the per-entity state a request per entity writes.
 
 use std::collections::{BTreeMap, HashSet};
@@ -173,7 +173,7 @@ fn records_by_entity(r: &Run, stream: &str, column: &str) -> BTreeMap<String, Ve
 }
 
 #[tokio::test]
-async fn ad_analytics_reads_33_ads_of_one_account_per_request_and_writes_the_per_ad_state() {
+async fn ad_analytics_reads_25_ads_of_one_account_per_request_and_writes_the_per_ad_state() {
     let server = MockServer::start().await;
     let a1: Vec<String> = (1000..1253).map(|n| n.to_string()).collect();
     let a2: Vec<String> = vec!["2000".into(), "2001".into()];
@@ -201,12 +201,12 @@ async fn ad_analytics_reads_33_ads_of_one_account_per_request_and_writes_the_per
     .await;
     assert_eq!(r.code, 0, "{}", r.raw);
 
-    // One request per account, window and 33 ads (1,000 rows of a 30-day window at most),
+    // One request per account, window and 25 ads (750 rows of a 30-day window at most),
     // the ads joined in router order.
     let mut expected = Vec::new();
     for (start, end) in WINDOWS {
         let groups = a1
-            .chunks(33)
+            .chunks(25)
             .map(|ids| ("a1", ids))
             .chain([("a2", &a2[..])]);
         for (account, ids) in groups {

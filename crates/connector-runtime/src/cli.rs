@@ -61,6 +61,7 @@ enum Command {
 
 /// Runs a connector binary: reads the process environment and arguments, writes stdout, exits.
 pub fn main(source: impl DynSource + 'static) -> ! {
+    crate::memory::tune_allocator();
     let secrets = Secrets::new();
     let output = Output::stdout(secrets);
     install_panic_hook(output.clone());

@@ -21,6 +21,7 @@ pub mod env;
 pub mod error;
 pub mod http;
 pub mod logging;
+pub mod memory;
 pub mod output;
 pub mod partition;
 pub mod schemas;

@@ -46,11 +46,11 @@ const ANALYTICS_WINDOW_DAYS: usize = 30;
 /// The rows one entity analytics answer may hold. The API takes up to 250 ids
 /// (`campaign_ids`, `ad_group_ids`, `ad_ids`), but its answer holds a row of every column
 /// (about 3 KB of JSON) per id and day: 250 ids over a 30-day window are 7,500 rows, some
-/// 25 MB held while they are read, per worker. A thousand rows keep an answer the size of a few
-/// list pages and still cut the `ads_analytics` requests by 33.
-const ROWS_PER_ANSWER: usize = 1_000;
+/// 25 MB held while they are read, per worker. 750 rows keep an answer the size of a few
+/// list pages and still cut the `ads_analytics` requests by 25.
+const ROWS_PER_ANSWER: usize = 750;
 
-/// How many entity ids one analytics request asks for: 33 for 30-day windows.
+/// How many entity ids one analytics request asks for: 25 for 30-day windows.
 const IDS_PER_REQUEST: usize = ROWS_PER_ANSWER / ANALYTICS_WINDOW_DAYS;
 
 /// Entity analytics of one ad account and one date window share a request (up to
