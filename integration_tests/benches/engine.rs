@@ -344,6 +344,20 @@ async fn quota_workloads(reader: Option<&str>) -> bool {
             "secret": "bench-secret-2", "access_token": "bench-token-2"}, "start_date": "2024-06-01"}),
         stream: "ads",
     });
+    // Each connector's own concurrency setting, when `BENCH_CONCURRENCY` gives one: the quotas
+    // must hold at every setting, not only at the defaults.
+    if let Some(n) = std::env::var("BENCH_CONCURRENCY")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        for case in &mut cases {
+            let field = match case.base_url_var {
+                v if v == source_tiktok_marketing::BASE_URL_VAR => "concurrency_level",
+                _ => "num_workers",
+            };
+            case.config[field] = json!(n);
+        }
+    }
     let mut rows = Vec::new();
     let mut ok = true;
     for case in cases.into_iter().filter(|c| selected(c.name)) {
