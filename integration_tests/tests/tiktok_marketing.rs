@@ -7,7 +7,7 @@ use connector_runtime::prelude::*;
 use connector_runtime::source::DynSource;
 use integration_tests::{catalog, env, read, run, state_for, with_config};
 use source_tiktok_marketing::{SourceTiktokMarketing, BASE_URL_VAR};
-use wiremock::matchers::{header, method, path};
+use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
 use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
 
 const NOW: &str = "2024-06-10T12:00:00Z";
@@ -1899,4 +1899,64 @@ async fn by_country_hourly_reports_copy_the_country_as_text() {
             .unwrap()["state"],
         json!({"stat_time_hour": "2024-06-09 10:00:00"})
     );
+}
+
+/// A page of `ads` with its `page_info` totals.
+fn ads_page(ids: std::ops::Range<u32>, page: u32, total_pages: u32, total: u32) -> Value {
+    let list: Vec<Value> = ids
+        .map(|i| json!({"ad_id": i.to_string(), "modify_time": "2024-06-03 00:00:00"}))
+        .collect();
+    json!({"code": 0, "message": "OK", "request_id": "r1", "data": {"list": list,
+        "page_info": {"page": page, "page_size": 1000, "total_number": total, "total_page": total_pages}}})
+}
+
+/// `page_info` says which page is the last: two full pages cost two requests, no empty third.
+#[tokio::test]
+async fn ads_of_two_full_pages_cost_two_requests() {
+    let server = MockServer::start().await;
+    let ads = |page: Option<&str>, body: Value| {
+        let mock = Mock::given(method("GET"))
+            .and(path("/open_api/v1.3/ad/get/"))
+            .and(query_param("advertiser_id", "111"))
+            .and(query_param("page_size", "1000"))
+            .and(query_param(
+                "filtering",
+                r#"{"modified_after": "2024-06-01 00:00:00"}"#,
+            ));
+        let mock = match page {
+            Some(p) => mock.and(query_param("page", p)),
+            None => mock.and(query_param_is_missing("page")),
+        };
+        mock.respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .expect(1)
+    };
+    server
+        .register(ads(None, ads_page(0..1000, 1, 2, 2000)))
+        .await;
+    server
+        .register(ads(Some("2"), ads_page(1000..2000, 2, 2, 2000)))
+        .await;
+    let run = read(
+        &SourceTiktokMarketing,
+        env(BASE_URL_VAR, &server.uri(), NOW),
+        &json!({"credentials": {"auth_type": "oauth2.0", "app_id": "app-1234",
+            "secret": "secret-abcd", "access_token": "token-abcdef", "advertiser_id": "111"},
+            "start_date": "2024-06-01"}),
+        &catalog(&[("ads", "incremental")]),
+        None,
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.raw);
+    assert_eq!(run.records("ads").len(), 2000);
+    let requests = server.received_requests().await.unwrap_or_default();
+    let pages: Vec<Option<String>> = requests
+        .iter()
+        .map(|r| {
+            r.url
+                .query_pairs()
+                .find(|(k, _)| k == "page")
+                .map(|(_, v)| v.into_owned())
+        })
+        .collect();
+    assert_eq!(pages, vec![None, Some("2".to_string())]);
 }

@@ -1,12 +1,11 @@
 //! The page-number paginator stops on the last page its answers' totals announce
-//! (`Paginator::stop_on_totals`), which TikTok's `page_info` carries: a full last page costs
+//! (`Paginator::stop_on_totals`, which TikTok's `page_info` feeds): a full last page costs
 //! no extra, empty request. The short-page stop still ends answers without totals, and totals
 //! that contradict the records never cut a read short.
 
 use connector_runtime::prelude::*;
-use integration_tests::{catalog, env, read, DeclaredSource, Run};
-use source_tiktok_marketing::{SourceTiktokMarketing, BASE_URL_VAR};
-use wiremock::matchers::{method, path, query_param, query_param_is_missing};
+use connector_testkit::{catalog, env, read, DeclaredSource, Run};
+use wiremock::matchers::{path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const VAR: &str = "PAGE_TOTALS_TEST_BASE_URL";
@@ -155,64 +154,4 @@ async fn without_stop_on_totals_the_paginator_reads_the_empty_page_as_before() {
     let run = read_items(&server, &declared(false)).await;
     assert_eq!(run.code, 0, "{}", run.raw);
     assert_eq!(ids(&run, "items").len(), 2);
-}
-
-// ---- TikTok Marketing ----
-
-fn tiktok_page(ids: std::ops::Range<u32>, page: u32, total_pages: u32, total: u32) -> Value {
-    let list: Vec<Value> = ids
-        .map(|i| json!({"ad_id": i.to_string(), "modify_time": "2024-06-03 00:00:00"}))
-        .collect();
-    json!({"code": 0, "message": "OK", "request_id": "r1", "data": {"list": list,
-        "page_info": {"page": page, "page_size": 1000, "total_number": total, "total_page": total_pages}}})
-}
-
-#[tokio::test]
-async fn tiktok_ads_of_two_full_pages_cost_two_requests() {
-    let server = MockServer::start().await;
-    let ads = |page: Option<&str>, body: Value| {
-        let mock = Mock::given(method("GET"))
-            .and(path("/open_api/v1.3/ad/get/"))
-            .and(query_param("advertiser_id", "111"))
-            .and(query_param("page_size", "1000"))
-            .and(query_param(
-                "filtering",
-                r#"{"modified_after": "2024-06-01 00:00:00"}"#,
-            ));
-        let mock = match page {
-            Some(p) => mock.and(query_param("page", p)),
-            None => mock.and(query_param_is_missing("page")),
-        };
-        mock.respond_with(ResponseTemplate::new(200).set_body_json(body))
-            .expect(1)
-    };
-    server
-        .register(ads(None, tiktok_page(0..1000, 1, 2, 2000)))
-        .await;
-    server
-        .register(ads(Some("2"), tiktok_page(1000..2000, 2, 2, 2000)))
-        .await;
-    let run = read(
-        &SourceTiktokMarketing,
-        env(BASE_URL_VAR, &server.uri(), NOW),
-        &json!({"credentials": {"auth_type": "oauth2.0", "app_id": "app-1234",
-            "secret": "secret-abcd", "access_token": "token-abcdef", "advertiser_id": "111"},
-            "start_date": "2024-06-01"}),
-        &catalog(&[("ads", "incremental")]),
-        None,
-    )
-    .await;
-    assert_eq!(run.code, 0, "{}", run.raw);
-    assert_eq!(run.records("ads").len(), 2000);
-    let requests = server.received_requests().await.unwrap_or_default();
-    let pages: Vec<Option<String>> = requests
-        .iter()
-        .map(|r| {
-            r.url
-                .query_pairs()
-                .find(|(k, _)| k == "page")
-                .map(|(_, v)| v.into_owned())
-        })
-        .collect();
-    assert_eq!(pages, vec![None, Some("2".to_string())]);
 }

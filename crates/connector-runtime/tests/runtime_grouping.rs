@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use connector_runtime::prelude::*;
-use integration_tests::{catalog, env, read, state_for, DeclaredSource, Run};
+use connector_testkit::{catalog, env, read, state_for, DeclaredSource, Run};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 

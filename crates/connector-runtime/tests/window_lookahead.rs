@@ -10,7 +10,7 @@
 use std::time::Duration as StdDuration;
 
 use connector_runtime::prelude::*;
-use integration_tests::{catalog, env, read, DeclaredSource, Run};
+use connector_testkit::{catalog, env, read, DeclaredSource, Run};
 use wiremock::matchers::{path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
